@@ -1,0 +1,27 @@
+/* image-io.h — loading images as packed 8-bit RGB and writing masks, with one-line errors.
+ * Shared by the CLI, eval and the GUI. */
+#ifndef SSA_IMAGE_IO_H
+#define SSA_IMAGE_IO_H
+#include <glib.h>
+#include <stdint.h>
+
+typedef struct {
+    int width, height, stride; /* stride = bytes per row (3 * width, packed) */
+    uint8_t *rgb;              /* owned, g_free */
+} SsaImage;
+
+/* Loads PNG/JPEG/... (alpha dropped, no EXIF rotation, as SAM's reference).
+ * Refuses images larger than max_pixels (0 = 100 MP) with a clear message. */
+SsaImage *ssa_image_load(const char *path, gint64 max_pixels, GError **error);
+void ssa_image_free(SsaImage *img);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SsaImage, ssa_image_free)
+
+/* 8-bit grey PNG, 0 / 255 from a 0/1 mask (atomic write). */
+gboolean ssa_mask_save_png(const char *path, const uint8_t *mask, int width, int height, GError **error);
+/* Reads an 8-bit mask PNG (any value > 127 = 1) into a 0/1 buffer (g_free). */
+uint8_t *ssa_mask_load_png(const char *path, int *width, int *height, GError **error);
+/* Content hash of a file (hex of SHA-256), for embedding caches. */
+char *ssa_file_hash(const char *path, GError **error);
+/* Writes `len` bytes to `path` atomically: temp file in the same folder, fsync, rename. */
+gboolean ssa_write_atomic(const char *path, const void *data, gsize len, GError **error);
+#endif

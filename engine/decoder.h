@@ -1,0 +1,29 @@
+/* decoder.h — SAM prompt encoder + mask decoder (+ Stable-SAM DSP/DRP plugin), engine-internal. */
+#ifndef SS_DECODER_H
+#define SS_DECODER_H
+#include <stddef.h>
+#include "stablesam.h"
+#include "weights.h"
+
+typedef struct ss_decoder_w ss_decoder_w; /* "prompt_encoder.*" + "mask_decoder.*", plus the
+                                             dense image PE (256, 64, 64) computed at bind */
+typedef struct ss_plugin_w ss_plugin_w;   /* "dsp.*", "drp.*" of the plugin file */
+
+ss_decoder_w *ss_decoder_bind(ss_weights *w, char *err, size_t errlen);
+void ss_decoder_free(ss_decoder_w *d);
+ss_plugin_w *ss_plugin_bind(ss_weights *w, char *err, size_t errlen);
+void ss_plugin_free(ss_plugin_w *p);
+
+size_t ss_decoder_scratch_floats(void);
+
+/* Prompt encoder + mask decoder for one prompt on embedding emb (256, 64, 64) of an image of
+ * (img_w, img_h) pixels. Prompt coordinates are original pixels; they are mapped as SAM's
+ * ResizeLongestSide.apply_coords (x·newW/W, y·newH/H). A prompt without a box gets SAM's
+ * padding point (label −1). plugin may be NULL (then mode must be SS_MODE_SAM).
+ * Writes: low_res_all (4, 256, 256), iou_all[4], alpha[2][2] (Stable) and, when trace is not
+ * NULL, the block-1 attention trace. The prompt has already been validated by the caller. */
+int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode mode,
+                       const float *emb, int img_w, int img_h, const ss_prompt *prompt,
+                       float *low_res_all, float iou_all[4], float alpha[2][2], ss_trace *trace,
+                       float *scratch, ss_abort_cb abort_cb, void *abort_ud);
+#endif
