@@ -32,7 +32,8 @@ def random_plugin_tensors(seed):
     for b in range(2):
         w0 = rng.normal(0.0, 1.0, (C + 1, st.EMB, 1, 1)) / math.sqrt(st.EMB)
         # amplitude logit: std about 0.7 on unit-variance features -> m mostly in (0.4, 1.6)
-        w0[C] *= 0.7
+        # (block 0 sees the raw embedding, std about 0.1: larger weights there)
+        w0[C] *= 0.7 if b == 1 else 2.5
         t[f"dsp.{b}.offset.0.weight"] = w0.astype(np.float32)
         t[f"dsp.{b}.offset.0.bias"] = rng.normal(0.0, 0.1, C + 1).astype(np.float32)
         t[f"dsp.{b}.offset.1.weight"] = (rng.normal(0.0, 1.0, (C, 1, 5, 5)) / 5.0).astype(np.float32)
