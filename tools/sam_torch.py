@@ -515,3 +515,59 @@ def load_embedding_f32(path):
     if a.size != EMB * GRID * GRID:
         raise ValueError(f"{path}: {a.size} floats, expected {EMB * GRID * GRID}")
     return a.reshape(EMB, GRID, GRID)
+
+
+# --------------------------------------------------------------------------------------------
+# self-check against the ONNX reference (tools/golden developer output)
+
+
+def check_golden(golden_dir, model_path, tol=1e-3):
+    """SAM mode vs the ONNX decoder's pre-selection outputs (all 4 tokens) of every case of
+    GOLDEN_DIR/golden.json (written by tools/golden/make_golden.py --dev-out). Returns 0 if every
+    case is within tol (max |d logit|), else 1."""
+    import os
+    with open(os.path.join(golden_dir, "golden.json")) as f:
+        d = json.load(f)
+    m = SamDecoder(model_path)
+    worst = 0.0
+    for im in d["images"]:
+        emb = load_embedding_f32(os.path.join(golden_dir, im["name"], "embedding.f32"))
+        for c in im["cases"]:
+            cd = os.path.join(golden_dir, im["name"], c["id"])
+            coords, labels = prompt_arrays(im["width"], im["height"], [tuple(p) for p in c["points"]], c["box"])
+            fc = np.fromfile(os.path.join(cd, "point_coords.f32"), "<f4").reshape(-1, 2)
+            fl = np.fromfile(os.path.join(cd, "point_labels.f32"), "<f4")
+            if fc.shape != coords.shape or not np.array_equal(fl, labels) or np.abs(fc - coords).max() > 1e-3:
+                print(f"{im['name']}/{c['id']}: prompt feeds differ from the reference's")
+                worst = float("inf")
+                continue
+            mi = None
+            if c["feeds"]["has_mask_input"]:
+                mi = torch.from_numpy(np.fromfile(os.path.join(cd, "mask_input.f32"), "<f4").reshape(1, 1, 256, 256))
+            with torch.no_grad():
+                o = m(emb, coords, labels, mi)
+            ref = np.fromfile(os.path.join(cd, "low_res_all.f32"), "<f4").reshape(4, LOWRES, LOWRES)
+            riou = np.fromfile(os.path.join(cd, "iou_all.f32"), "<f4")
+            dl = np.abs(o["low_res"][0].numpy() - ref).max(axis=(1, 2))
+            di = np.abs(o["iou"][0].numpy() - riou).max()
+            worst = max(worst, float(dl.max()))
+            print(f"{im['name']:10s} {c['id']:11s} max |d logit| per token "
+                  + " ".join(f"{v:.2e}" for v in dl) + f"   |d iou| {di:.2e}")
+    print(f"worst max |d logit| {worst:.3g} (tolerance {tol})")
+    return 0 if worst < tol else 1
+
+
+if __name__ == "__main__":
+    import os
+    import sys
+    if len(sys.argv) < 3 or sys.argv[1] != "check-golden":
+        print("usage: /usr/bin/python3 tools/sam_torch.py check-golden GOLDEN_DEV_DIR [MODEL]", file=sys.stderr)
+        sys.exit(2)
+    torch.set_num_threads(1)
+    mp = sys.argv[3] if len(sys.argv) > 3 else (os.environ.get("STABLESAM_MODEL") or os.path.expanduser(
+        "~/.cache/stablesam/mobilesam.safetensors"))
+    try:
+        sys.exit(check_golden(sys.argv[2], mp))
+    except (OSError, SafetensorsError, ValueError) as e:
+        print(f"sam_torch.py: {e}", file=sys.stderr)
+        sys.exit(1)
