@@ -1,30 +1,600 @@
-/* decoder.c — SAM prompt encoder + mask decoder + DSP/DRP. PLACEHOLDER until implemented. */
+/* decoder.c — SAM prompt encoder + mask decoder (two-way transformer, output upscaling,
+ * hypernetwork MLPs, IoU head), with the Stable-SAM plugin hooked into the token-to-image
+ * attention of the two transformer blocks (plugin.c, spec in PLUGIN.md).
+ *
+ * Layouts: image features are kept position-major, (4096, 256) with position i = gy*64 + gx,
+ * so every linear layer over the image is one cblas_sgemm(RowMajor, NoTrans, Trans) against the
+ * checkpoint's (out, in) weights. Tokens are (T, 256): [iou_token, mask_tokens x4, prompt tokens].
+ * All activations live in the caller's scratch (ss_decoder_scratch_floats()); nothing is
+ * allocated in ss_decoder_forward. */
+#include "decoder.h"
+
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include "decoder.h"
+#include <string.h>
+
+#include <cblas.h>
+
+#include "ops.h"
+#include "fastmath.h"
+#include "plugin.h"
+
+#define C 256                           /* transformer width */
+#define NPOS (SS_EMB_SIDE * SS_EMB_SIDE) /* 4096 image positions */
+#define HEADS 8
+#define MLP_DIM 2048
+#define MLP_CHUNK 128                   /* token rows per MLP step (bounds the hidden buffer) */
+#define T_MAX (5 + SS_MAX_POINTS + 2)   /* output tokens + clicks + box corners */
+#define S_FLOATS ((size_t)1 << 20)      /* attention score chunk */
+#define UP1 64                          /* output_upscaling.0 out channels */
+#define UP2 32                          /* output_upscaling.3 out channels */
+
+typedef struct { const float *w, *b; } lin_t;   /* w (out, in), b (out) */
+typedef struct { const float *g, *b; } norm_t;  /* (c,) */
+typedef struct { lin_t q, k, v, o; int dim; } attn_t; /* q/k/v (dim, 256), o (256, dim) */
+
+typedef struct {
+    attn_t self_attn, t2i, i2t;
+    norm_t norm1, norm2, norm3, norm4;
+    lin_t lin1, lin2; /* (2048, 256), (256, 2048) */
+} block_t;
+
+struct ss_decoder_w {
+    /* prompt encoder */
+    const float *gauss;         /* (2, 128) pe_layer.positional_encoding_gaussian_matrix */
+    const float *point_emb[4];  /* (256,) labels 0..3 */
+    const float *not_a_point;   /* (256,) label -1 */
+    const float *no_mask;       /* (256,) */
+    const float *md0_w, *md0_b; /* mask_downscaling.0: conv 2x2 s2, (4, 1, 2, 2), (4) */
+    norm_t md1;                 /* LayerNorm2d (4) */
+    const float *md3_w, *md3_b; /* conv 2x2 s2, (16, 4, 2, 2), (16) */
+    norm_t md4;                 /* LayerNorm2d (16) */
+    lin_t md6;                  /* conv 1x1 (256, 16, 1, 1) used as (256, 16) */
+    /* mask decoder */
+    const float *iou_token;     /* (1, 256) */
+    const float *mask_tokens;   /* (4, 256) */
+    block_t blk[2];
+    attn_t final_attn;
+    norm_t norm_final;
+    const float *up0_w, *up0_b; /* ConvTranspose (256, 64, 2, 2) = (256, 256) matrix, (64) */
+    norm_t up1;                 /* LayerNorm2d (64) */
+    float *up3_wp;              /* ConvTranspose (64, 32, 2, 2) permuted to (64, 4*32), column
+                                   k*32 + o with k = dy*2 + dx (owned) */
+    const float *up3_b;         /* (32) */
+    lin_t hyper[SS_N_TOKENS][3];
+    lin_t iou_head[3];
+    float *image_pe;            /* (4096, 256) dense PE at the grid, position-major (owned) */
+};
+
+/* ---------------------------------------------------------------------------------------- */
+/* small kernels (vectorisable; exact enough for 1e-6 relative)                            */
+
+
+/* rows of length c, softmax in place */
+static void softmax_rows_fast(float *x, int n, int c)
+{
+#pragma omp parallel for schedule(static) if ((size_t)n * c >= 65536)
+    for (int i = 0; i < n; i++) {
+        float *r = x + (size_t)i * c;
+        float mx = r[0];
+        for (int j = 1; j < c; j++) mx = r[j] > mx ? r[j] : mx;
+        float s = 0.0f;
+        for (int j = 0; j < c; j++) {
+            float e = ss_exp_fast(r[j] - mx);
+            r[j] = e;
+            s += e;
+        }
+        float inv = 1.0f / s;
+        for (int j = 0; j < c; j++) r[j] *= inv;
+    }
+}
+
+/* y = a + b, n floats */
+static void add_to(float *y, const float *a, const float *b, size_t n)
+{
+#pragma omp parallel for schedule(static) if (n >= 262144)
+    for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+}
+
+/* LayerNorm over c channels at stride cs, for each of n positions at stride ps (in place),
+ * then optional GELU. Used for LayerNorm2d on (position, channel-strided) layouts. */
+static void layernorm_strided(float *x, int n, size_t ps, int c, size_t cs, const norm_t *nm,
+                              float eps, int gelu)
+{
+    for (int i = 0; i < n; i++) {
+        float *xi = x + (size_t)i * ps;
+        float mean = 0.0f, var = 0.0f;
+        for (int j = 0; j < c; j++) mean += xi[(size_t)j * cs];
+        mean /= (float)c;
+        for (int j = 0; j < c; j++) {
+            float d = xi[(size_t)j * cs] - mean;
+            var += d * d;
+        }
+        var /= (float)c;
+        float inv = 1.0f / sqrtf(var + eps);
+        for (int j = 0; j < c; j++) {
+            float v = (xi[(size_t)j * cs] - mean) * inv * nm->g[j] + nm->b[j];
+            xi[(size_t)j * cs] = gelu ? ss_gelu1(v) : v;
+        }
+    }
+}
+
+static void layernorm_rows(float *x, int n, const norm_t *nm)
+{
+    ss_layernorm(x, x, n, C, nm->g, nm->b, 1e-5f);
+}
+
+/* y (n, out) (+)= x (n, in) · W^T + b; accumulate = 1 adds to y (residual). */
+static void linear_acc(const float *x, int n, int in, const lin_t *l, int out, float *y, int accumulate)
+{
+    if (!accumulate) {
+        ss_linear(x, n, in, l->w, l->b, out, y);
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, l->w, in, 1.0f, y, out);
+    if (l->b)
+        for (int i = 0; i < n; i++) {
+            float *yi = y + (size_t)i * out;
+            for (int o = 0; o < out; o++) yi[o] += l->b[o];
+        }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* binding                                                                                  */
+
+typedef struct {
+    ss_weights *w;
+    char *err;
+    size_t n;
+    int fail;
+} binder;
+
+static const float *get(binder *b, int ndim, const int64_t *shape, const char *name)
+{
+    if (b->fail) return NULL;
+    const float *p = ss_weights_get(b->w, b->err, b->n, ndim, shape, "%s", name);
+    if (!p) b->fail = 1;
+    return p;
+}
+
+static void bind_lin(binder *b, lin_t *l, const char *prefix, int out, int in)
+{
+    char name[176];
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    l->w = get(b, SS_DIMS(out, in), name);
+    snprintf(name, sizeof name, "%s.bias", prefix);
+    l->b = get(b, SS_DIMS(out), name);
+}
+
+static void bind_norm(binder *b, norm_t *nm, const char *prefix, int c)
+{
+    char name[176];
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    nm->g = get(b, SS_DIMS(c), name);
+    snprintf(name, sizeof name, "%s.bias", prefix);
+    nm->b = get(b, SS_DIMS(c), name);
+}
+
+static void bind_attn(binder *b, attn_t *a, const char *prefix, int dim)
+{
+    char name[144];
+    a->dim = dim;
+    snprintf(name, sizeof name, "%s.q_proj", prefix); bind_lin(b, &a->q, name, dim, C);
+    snprintf(name, sizeof name, "%s.k_proj", prefix); bind_lin(b, &a->k, name, dim, C);
+    snprintf(name, sizeof name, "%s.v_proj", prefix); bind_lin(b, &a->v, name, dim, C);
+    snprintf(name, sizeof name, "%s.out_proj", prefix); bind_lin(b, &a->o, name, C, dim);
+}
+
+/* SAM's PositionEmbeddingRandom on normalised coordinates (x, y) in [0, 1]:
+ * [sin(2π·(2c−1)·G), cos(2π·(2c−1)·G)] → out (256,). */
+static void pe_encode(const float *gauss, double x, double y, float *out)
+{
+    double cx = 2.0 * x - 1.0, cy = 2.0 * y - 1.0;
+    for (int k = 0; k < 128; k++) {
+        double a = 2.0 * M_PI * (cx * (double)gauss[k] + cy * (double)gauss[128 + k]);
+        out[k] = (float)sin(a);
+        out[128 + k] = (float)cos(a);
+    }
+}
 
 ss_decoder_w *ss_decoder_bind(ss_weights *w, char *err, size_t errlen)
 {
-    (void)w;
-    if (err) snprintf(err, errlen, "%s: mask decoder not implemented yet", __func__);
-    return NULL;
+    ss_decoder_w *d = calloc(1, sizeof *d);
+    if (!d) {
+        if (err) snprintf(err, errlen, "%s: out of memory", __func__);
+        return NULL;
+    }
+    binder b = {w, err, errlen, 0};
+    char name[160];
+
+    /* prompt encoder */
+    d->gauss = get(&b, SS_DIMS(2, 128), "prompt_encoder.pe_layer.positional_encoding_gaussian_matrix");
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "prompt_encoder.point_embeddings.%d.weight", i);
+        d->point_emb[i] = get(&b, SS_DIMS(1, C), name);
+    }
+    d->not_a_point = get(&b, SS_DIMS(1, C), "prompt_encoder.not_a_point_embed.weight");
+    d->no_mask = get(&b, SS_DIMS(1, C), "prompt_encoder.no_mask_embed.weight");
+    d->md0_w = get(&b, SS_DIMS(4, 1, 2, 2), "prompt_encoder.mask_downscaling.0.weight");
+    d->md0_b = get(&b, SS_DIMS(4), "prompt_encoder.mask_downscaling.0.bias");
+    bind_norm(&b, &d->md1, "prompt_encoder.mask_downscaling.1", 4);
+    d->md3_w = get(&b, SS_DIMS(16, 4, 2, 2), "prompt_encoder.mask_downscaling.3.weight");
+    d->md3_b = get(&b, SS_DIMS(16), "prompt_encoder.mask_downscaling.3.bias");
+    bind_norm(&b, &d->md4, "prompt_encoder.mask_downscaling.4", 16);
+    d->md6.w = get(&b, SS_DIMS(C, 16, 1, 1), "prompt_encoder.mask_downscaling.6.weight");
+    d->md6.b = get(&b, SS_DIMS(C), "prompt_encoder.mask_downscaling.6.bias");
+
+    /* mask decoder */
+    d->iou_token = get(&b, SS_DIMS(1, C), "mask_decoder.iou_token.weight");
+    d->mask_tokens = get(&b, SS_DIMS(SS_N_TOKENS, C), "mask_decoder.mask_tokens.weight");
+    for (int l = 0; l < 2; l++) {
+        block_t *bk = &d->blk[l];
+        char pre[64];
+        snprintf(pre, sizeof pre, "mask_decoder.transformer.layers.%d", l);
+        snprintf(name, sizeof name, "%s.self_attn", pre); bind_attn(&b, &bk->self_attn, name, C);
+        snprintf(name, sizeof name, "%s.cross_attn_token_to_image", pre); bind_attn(&b, &bk->t2i, name, C / 2);
+        snprintf(name, sizeof name, "%s.cross_attn_image_to_token", pre); bind_attn(&b, &bk->i2t, name, C / 2);
+        snprintf(name, sizeof name, "%s.norm1", pre); bind_norm(&b, &bk->norm1, name, C);
+        snprintf(name, sizeof name, "%s.norm2", pre); bind_norm(&b, &bk->norm2, name, C);
+        snprintf(name, sizeof name, "%s.norm3", pre); bind_norm(&b, &bk->norm3, name, C);
+        snprintf(name, sizeof name, "%s.norm4", pre); bind_norm(&b, &bk->norm4, name, C);
+        snprintf(name, sizeof name, "%s.mlp.lin1", pre); bind_lin(&b, &bk->lin1, name, MLP_DIM, C);
+        snprintf(name, sizeof name, "%s.mlp.lin2", pre); bind_lin(&b, &bk->lin2, name, C, MLP_DIM);
+    }
+    bind_attn(&b, &d->final_attn, "mask_decoder.transformer.final_attn_token_to_image", C / 2);
+    bind_norm(&b, &d->norm_final, "mask_decoder.transformer.norm_final_attn", C);
+    d->up0_w = get(&b, SS_DIMS(C, UP1, 2, 2), "mask_decoder.output_upscaling.0.weight");
+    d->up0_b = get(&b, SS_DIMS(UP1), "mask_decoder.output_upscaling.0.bias");
+    bind_norm(&b, &d->up1, "mask_decoder.output_upscaling.1", UP1);
+    const float *up3_w = get(&b, SS_DIMS(UP1, UP2, 2, 2), "mask_decoder.output_upscaling.3.weight");
+    d->up3_b = get(&b, SS_DIMS(UP2), "mask_decoder.output_upscaling.3.bias");
+    for (int t = 0; t < SS_N_TOKENS; t++)
+        for (int l = 0; l < 3; l++) {
+            snprintf(name, sizeof name, "mask_decoder.output_hypernetworks_mlps.%d.layers.%d", t, l);
+            bind_lin(&b, &d->hyper[t][l], name, l == 2 ? UP2 : C, C);
+        }
+    for (int l = 0; l < 3; l++) {
+        snprintf(name, sizeof name, "mask_decoder.iou_prediction_head.layers.%d", l);
+        bind_lin(&b, &d->iou_head[l], name, l == 2 ? SS_N_TOKENS : C, C);
+    }
+    if (b.fail) {
+        ss_decoder_free(d);
+        return NULL;
+    }
+
+    /* derived tables: permuted second ConvTranspose, dense image PE */
+    d->up3_wp = malloc(sizeof(float) * UP1 * 4 * UP2);
+    d->image_pe = malloc(sizeof(float) * NPOS * C);
+    if (!d->up3_wp || !d->image_pe) {
+        if (err) snprintf(err, errlen, "%s: out of memory", __func__);
+        ss_decoder_free(d);
+        return NULL;
+    }
+    for (int c = 0; c < UP1; c++)
+        for (int o = 0; o < UP2; o++)
+            for (int k = 0; k < 4; k++)
+                d->up3_wp[(size_t)c * 4 * UP2 + k * UP2 + o] = up3_w[((size_t)c * UP2 + o) * 4 + k];
+    for (int gy = 0; gy < SS_EMB_SIDE; gy++)
+        for (int gx = 0; gx < SS_EMB_SIDE; gx++)
+            pe_encode(d->gauss, (gx + 0.5) / SS_EMB_SIDE, (gy + 0.5) / SS_EMB_SIDE,
+                      d->image_pe + ((size_t)gy * SS_EMB_SIDE + gx) * C);
+    return d;
 }
-void ss_decoder_free(ss_decoder_w *d) { free(d); }
-ss_plugin_w *ss_plugin_bind(ss_weights *w, char *err, size_t errlen)
+
+void ss_decoder_free(ss_decoder_w *d)
 {
-    (void)w;
-    if (err) snprintf(err, errlen, "%s: plugin not implemented yet", __func__);
-    return NULL;
+    if (!d) return;
+    free(d->up3_wp);
+    free(d->image_pe);
+    free(d);
 }
-void ss_plugin_free(ss_plugin_w *p) { free(p); }
-size_t ss_decoder_scratch_floats(void) { return 0; }
+
+/* ---------------------------------------------------------------------------------------- */
+/* scratch layout (floats)                                                                  */
+
+enum {
+    OFF_KEYS = 0,                              /* (4096, 256) image features */
+    OFF_KP = OFF_KEYS + NPOS * C,              /* (4096, 256) keys + PE; later ConvT-1 output */
+    OFF_XT = OFF_KP + NPOS * C,                /* (4096, 256) plugin x~; later (16384, 64) */
+    OFF_XTP = OFF_XT + NPOS * C,               /* (4096, 256) x~ + PE */
+    OFF_Q = OFF_XTP + NPOS * C,                /* (4096, 128) attention projections ... */
+    OFF_K = OFF_Q + NPOS * C / 2,
+    OFF_V = OFF_K + NPOS * C / 2,
+    OFF_O = OFF_V + NPOS * C / 2,              /* ... Q..O contiguous: plugin scratch, ConvT-2 out */
+    OFF_S = OFF_O + NPOS * C / 2,              /* S_FLOATS attention scores / misc */
+    OFF_QUERIES = OFF_S + (int)S_FLOATS,       /* (T_MAX, 256) */
+    OFF_QPE = OFF_QUERIES + T_MAX * C,         /* (T_MAX, 256) the prompt tokens = query PE */
+    OFF_TMP = OFF_QPE + T_MAX * C,             /* (T_MAX, 256) */
+    OFF_HID = OFF_TMP + T_MAX * C,             /* (MLP_CHUNK, 2048) */
+    OFF_END = OFF_HID + MLP_CHUNK * MLP_DIM
+};
+
+size_t ss_decoder_scratch_floats(void) { return (size_t)OFF_END; }
+
+/* ---------------------------------------------------------------------------------------- */
+/* attention                                                                                */
+
+typedef struct {
+    float *Q, *K, *V, *O; /* (4096, 128) each, or (T_MAX, 256) */
+    float *S;             /* S_FLOATS */
+} attn_scratch;
+
+/* SAM Attention: out (nq, 256) = out_proj(softmax(q·kᵀ/√d_h)·v) over 8 heads, with
+ * q = q_proj(q_in) (nq, 256), k = k_proj(k_in), v = v_proj(v_in) (nk, 256).
+ * residual = 1 adds the result to out. trace_w (nk,) (optional): head-averaged softmax row of
+ * query 1. */
+static void attention(const attn_t *a, const float *q_in, int nq, const float *k_in, const float *v_in,
+                      int nk, float *out, int residual, const attn_scratch *s, float *trace_w)
+{
+    const int D = a->dim, dh = D / HEADS;
+    ss_linear(q_in, nq, C, a->q.w, a->q.b, D, s->Q);
+    ss_linear(k_in, nk, C, a->k.w, a->k.b, D, s->K);
+    ss_linear(v_in, nk, C, a->v.w, a->v.b, D, s->V);
+    const float scale = 1.0f / sqrtf((float)dh);
+    int chunk = (int)(S_FLOATS / (size_t)nk);
+    if (chunk > nq) chunk = nq;
+    if (trace_w) memset(trace_w, 0, sizeof(float) * nk);
+    for (int h = 0; h < HEADS; h++)
+        for (int r0 = 0; r0 < nq; r0 += chunk) {
+            int rows = nq - r0 < chunk ? nq - r0 : chunk;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, nk, dh, scale,
+                        s->Q + (size_t)r0 * D + h * dh, D, s->K + h * dh, D, 0.0f, s->S, nk);
+            softmax_rows_fast(s->S, rows, nk);
+            if (trace_w && r0 <= 1 && 1 < r0 + rows) {
+                const float *row = s->S + (size_t)(1 - r0) * nk;
+                for (int j = 0; j < nk; j++) trace_w[j] += row[j] * (1.0f / HEADS);
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, dh, nk, 1.0f, s->S, nk,
+                        s->V + h * dh, D, 0.0f, s->O + (size_t)r0 * D + h * dh, D);
+        }
+    linear_acc(s->O, nq, D, &a->o, C, out, residual);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* prompt encoder                                                                           */
+
+static void embed_point(const ss_decoder_w *d, double x1024, double y1024, int label, float *out)
+{
+    if (label == -1) {
+        memcpy(out, d->not_a_point, sizeof(float) * C);
+        return;
+    }
+    pe_encode(d->gauss, (x1024 + 0.5) / SS_IMG_SIZE, (y1024 + 0.5) / SS_IMG_SIZE, out);
+    for (int j = 0; j < C; j++) out[j] += d->point_emb[label][j];
+}
+
+/* mask_downscaling of a (256, 256) logit map → dense (4096, 256) added into keys. */
+static void embed_mask(const ss_decoder_w *d, const float *mask, float *keys, float *tmp)
+{
+    float *h1 = tmp;                  /* (128*128, 4) */
+    float *h2 = tmp + 128 * 128 * 4;  /* (4096, 16) */
+    for (int y = 0; y < 128; y++)
+        for (int x = 0; x < 128; x++) {
+            float *o = h1 + ((size_t)y * 128 + x) * 4;
+            const float *m0 = mask + (size_t)(2 * y) * SS_LOWRES_SIDE + 2 * x;
+            const float *m1 = m0 + SS_LOWRES_SIDE;
+            for (int c = 0; c < 4; c++) {
+                const float *wc = d->md0_w + c * 4;
+                o[c] = d->md0_b[c] + wc[0] * m0[0] + wc[1] * m0[1] + wc[2] * m1[0] + wc[3] * m1[1];
+            }
+        }
+    layernorm_strided(h1, 128 * 128, 4, 4, 1, &d->md1, 1e-6f, 1);
+    for (int y = 0; y < 64; y++)
+        for (int x = 0; x < 64; x++) {
+            float *o = h2 + ((size_t)y * 64 + x) * 16;
+            for (int c = 0; c < 16; c++) {
+                float acc = d->md3_b[c];
+                for (int ci = 0; ci < 4; ci++)
+                    for (int dy = 0; dy < 2; dy++)
+                        for (int dx = 0; dx < 2; dx++)
+                            acc += d->md3_w[((c * 4 + ci) * 2 + dy) * 2 + dx] *
+                                   h1[((size_t)(2 * y + dy) * 128 + 2 * x + dx) * 4 + ci];
+                o[c] = acc;
+            }
+        }
+    layernorm_strided(h2, NPOS, 16, 16, 1, &d->md4, 1e-6f, 1);
+    linear_acc(h2, NPOS, 16, &d->md6, C, keys, 1);
+}
+
+/* (256, 64, 64) channel-first → (4096, 256) position-major */
+static void transpose_emb(const float *emb, float *keys)
+{
+    for (int c0 = 0; c0 < C; c0 += 32)
+        for (int p0 = 0; p0 < NPOS; p0 += 32)
+            for (int c = c0; c < c0 + 32; c++)
+                for (int p = p0; p < p0 + 32; p++) keys[(size_t)p * C + c] = emb[(size_t)c * NPOS + p];
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* forward                                                                                  */
+
+static int aborted(ss_abort_cb cb, void *ud) { return cb && cb(ud); }
+
 int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode mode,
                        const float *emb, int img_w, int img_h, const ss_prompt *prompt,
                        float *low_res_all, float iou_all[4], float alpha[2][2], ss_trace *trace,
                        float *scratch, ss_abort_cb abort_cb, void *abort_ud)
 {
-    (void)d; (void)plugin; (void)mode; (void)emb; (void)img_w; (void)img_h; (void)prompt;
-    (void)low_res_all; (void)iou_all; (void)alpha; (void)trace; (void)scratch;
-    (void)abort_cb; (void)abort_ud;
-    return SS_ERR_STATE;
+    if (!d || !emb || !prompt || !low_res_all || !iou_all || !scratch) return SS_ERR_INPUT;
+    if (mode == SS_MODE_STABLE && !plugin) return SS_ERR_STATE;
+    /* the plugin works in the attention projection buffers Q..O */
+    _Static_assert(OFF_S - OFF_Q >= NPOS * (129 + 128 + 1), "plugin scratch does not fit");
+    if (prompt->n_points < 0 || prompt->n_points > SS_MAX_POINTS || img_w <= 0 || img_h <= 0)
+        return SS_ERR_INPUT;
+    if (prompt->n_points > 0 && !prompt->points) return SS_ERR_INPUT;
+    const int stable = mode == SS_MODE_STABLE;
+    const int n_sparse = prompt->n_points + (prompt->has_box ? 2 : 1);
+    const int T = 5 + n_sparse;
+
+    float *keys = scratch + OFF_KEYS, *kp = scratch + OFF_KP;
+    float *xt = scratch + OFF_XT, *xtp = scratch + OFF_XTP;
+    float *queries = scratch + OFF_QUERIES, *qpe = scratch + OFF_QPE, *tmp = scratch + OFF_TMP;
+    float *hid = scratch + OFF_HID;
+    attn_scratch as = {scratch + OFF_Q, scratch + OFF_K, scratch + OFF_V, scratch + OFF_O, scratch + OFF_S};
+
+    for (int b = 0; b < 2; b++) {
+        alpha[b][0] = 0.0f;
+        alpha[b][1] = 1.0f;
+    }
+    if (trace) {
+        trace->mode = (int)mode;
+        for (int i = 0; i < NPOS; i++) {
+            trace->pos[i][0] = (float)(i % SS_EMB_SIDE);
+            trace->pos[i][1] = (float)(i / SS_EMB_SIDE);
+        }
+    }
+
+    /* prompt encoder: sparse tokens. Coordinates original px → 1024 frame as SAM's
+     * ResizeLongestSide.apply_coords; clicks, then box corners (labels 2, 3), else padding. */
+    int nw, nh;
+    ss_target_size(img_w, img_h, &nw, &nh);
+    const double sx = (double)nw / img_w, sy = (double)nh / img_h;
+    memcpy(qpe, d->iou_token, sizeof(float) * C);
+    memcpy(qpe + C, d->mask_tokens, sizeof(float) * SS_N_TOKENS * C);
+    float *sp = qpe + 5 * C;
+    for (int i = 0; i < prompt->n_points; i++, sp += C) {
+        const ss_point *pt = &prompt->points[i];
+        if (pt->label != 0 && pt->label != 1) return SS_ERR_INPUT;
+        embed_point(d, pt->x * sx, pt->y * sy, pt->label, sp);
+    }
+    if (prompt->has_box) {
+        embed_point(d, prompt->box[0] * sx, prompt->box[1] * sy, 2, sp);
+        embed_point(d, prompt->box[2] * sx, prompt->box[3] * sy, 3, sp + C);
+    } else {
+        embed_point(d, 0.0, 0.0, -1, sp);
+    }
+    memcpy(queries, qpe, sizeof(float) * T * C);
+
+    /* prompt encoder: dense embedding; src = image embedding + dense */
+    transpose_emb(emb, keys);
+    if (prompt->mask_input) {
+        embed_mask(d, prompt->mask_input, keys, as.S);
+    } else {
+        for (int p = 0; p < NPOS; p++) {
+            float *kr = keys + (size_t)p * C;
+            for (int j = 0; j < C; j++) kr[j] += d->no_mask[j];
+        }
+    }
+    if (aborted(abort_cb, abort_ud)) return SS_ERR_ABORTED;
+
+    /* mask decoder: two-way transformer, 2 blocks */
+    for (int l = 0; l < 2; l++) {
+        const block_t *bk = &d->blk[l];
+        /* (1) self-attention of the tokens; block 0 skips the query PE and the residual */
+        if (l == 0) {
+            attention(&bk->self_attn, queries, T, queries, queries, T, queries, 0, &as, NULL);
+        } else {
+            add_to(tmp, queries, qpe, (size_t)T * C);
+            attention(&bk->self_attn, tmp, T, tmp, queries, T, queries, 1, &as, NULL);
+        }
+        layernorm_rows(queries, T, &bk->norm1);
+
+        /* (2) token-to-image attention; Stable mode: keys/values from the plugin's x~ */
+        add_to(kp, keys, d->image_pe, (size_t)NPOS * C);
+        const float *kin = kp, *vin = keys;
+        if (stable) {
+            ss_plugin_apply(plugin, l, keys, queries + C, xt, alpha[l],
+                            (trace && l == 1) ? &trace->pos[0][0] : NULL, as.Q);
+            add_to(xtp, xt, d->image_pe, (size_t)NPOS * C);
+            kin = xtp;
+            vin = xt;
+        }
+        add_to(tmp, queries, qpe, (size_t)T * C);
+        attention(&bk->t2i, tmp, T, kin, vin, NPOS, queries, 1, &as,
+                  (trace && l == 1) ? trace->weight : NULL);
+        layernorm_rows(queries, T, &bk->norm2);
+
+        /* (3) MLP on the tokens (ReLU), residual */
+        for (int r0 = 0; r0 < T; r0 += MLP_CHUNK) {
+            int rows = T - r0 < MLP_CHUNK ? T - r0 : MLP_CHUNK;
+            ss_linear(queries + (size_t)r0 * C, rows, C, bk->lin1.w, bk->lin1.b, MLP_DIM, hid);
+            ss_relu(hid, (size_t)rows * MLP_DIM);
+            linear_acc(hid, rows, MLP_DIM, &bk->lin2, C, queries + (size_t)r0 * C, 1);
+        }
+        layernorm_rows(queries, T, &bk->norm3);
+
+        /* (4) image-to-token attention: q = keys + PE, k = tokens + PE, v = tokens */
+        add_to(tmp, queries, qpe, (size_t)T * C);
+        attention(&bk->i2t, kp, NPOS, tmp, queries, T, keys, 1, &as, NULL);
+        ss_layernorm(keys, keys, NPOS, C, bk->norm4.g, bk->norm4.b, 1e-5f);
+        if (aborted(abort_cb, abort_ud)) return SS_ERR_ABORTED;
+    }
+    /* final token-to-image attention (never touched by the plugin) */
+    add_to(tmp, queries, qpe, (size_t)T * C);
+    add_to(kp, keys, d->image_pe, (size_t)NPOS * C);
+    attention(&d->final_attn, tmp, T, kp, keys, NPOS, queries, 1, &as, NULL);
+    layernorm_rows(queries, T, &d->norm_final);
+
+    /* IoU head on token 0, hypernetwork MLPs on mask tokens 1..4 → hyper (4, 32) */
+    float *h_a = as.S, *h_b = as.S + C, *hyper = as.S + 2 * C; /* (256), (256), (4, 32) */
+    for (int i = 0; i < 3; i++) {
+        const float *in = i == 0 ? queries : (i == 1 ? h_a : h_b);
+        float *out = i == 0 ? h_a : (i == 1 ? h_b : iou_all);
+        ss_linear(in, 1, C, d->iou_head[i].w, d->iou_head[i].b, i == 2 ? SS_N_TOKENS : C, out);
+        if (i < 2) ss_relu(out, C);
+    }
+    for (int t = 0; t < SS_N_TOKENS; t++) {
+        ss_linear(queries + (size_t)(1 + t) * C, 1, C, d->hyper[t][0].w, d->hyper[t][0].b, C, h_a);
+        ss_relu(h_a, C);
+        ss_linear(h_a, 1, C, d->hyper[t][1].w, d->hyper[t][1].b, C, h_b);
+        ss_relu(h_b, C);
+        ss_linear(h_b, 1, C, d->hyper[t][2].w, d->hyper[t][2].b, UP2, hyper + t * UP2);
+    }
+    float hyp[SS_N_TOKENS * UP2];
+    memcpy(hyp, hyper, sizeof hyp);
+    if (aborted(abort_cb, abort_ud)) return SS_ERR_ABORTED;
+
+    /* output upscaling. ConvTranspose 2x2 s2 256→64: c1[p, o*4 + k] = Σ_c keys[p, c]·W[c, o, k] */
+    float *c1 = kp;                       /* (4096, 256) */
+    float *a2 = xt;                       /* (128*128, 64) */
+    float *c2 = as.Q;                     /* (128*128, 4*32) = (65536, 32) */
+    float *mo = as.S;                     /* (4, 65536) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, NPOS, UP1 * 4, C, 1.0f, keys, C,
+                d->up0_w, UP1 * 4, 0.0f, c1, UP1 * 4);
+    /* + bias, LayerNorm2d over the 64 channels (eps 1e-6), GELU, scattered to the 128² grid */
+#pragma omp parallel for schedule(static)
+    for (int p = 0; p < NPOS; p++) {
+        int y = p / SS_EMB_SIDE, x = p % SS_EMB_SIDE;
+        float *cp = c1 + (size_t)p * UP1 * 4;
+        for (int k = 0; k < 4; k++) {
+            float v[UP1];
+            float mean = 0.0f, var = 0.0f;
+            for (int o = 0; o < UP1; o++) {
+                v[o] = cp[o * 4 + k] + d->up0_b[o];
+                mean += v[o];
+            }
+            mean *= 1.0f / UP1;
+            for (int o = 0; o < UP1; o++) var += (v[o] - mean) * (v[o] - mean);
+            float inv = 1.0f / sqrtf(var * (1.0f / UP1) + 1e-6f);
+            float *dst = a2 + ((size_t)(2 * y + k / 2) * 128 + 2 * x + k % 2) * UP1;
+            for (int o = 0; o < UP1; o++) dst[o] = ss_gelu1((v[o] - mean) * inv * d->up1.g[o] + d->up1.b[o]);
+        }
+    }
+    /* ConvTranspose 2x2 s2 64→32 (+ bias, GELU): c2[P, k*32 + o] */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 128 * 128, 4 * UP2, UP1, 1.0f, a2, UP1,
+                d->up3_wp, 4 * UP2, 0.0f, c2, 4 * UP2);
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < 128 * 128 * 4; r++) {
+        float *row = c2 + (size_t)r * UP2;
+        for (int o = 0; o < UP2; o++) row[o] = ss_gelu1(row[o] + d->up3_b[o]);
+    }
+    /* masks = hyper_in · upscaled: mo (4, 65536) rows in (P, k) order, scattered to (256, 256) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, SS_N_TOKENS, 128 * 128 * 4, UP2, 1.0f, hyp,
+                UP2, c2, UP2, 0.0f, mo, 128 * 128 * 4);
+    for (int t = 0; t < SS_N_TOKENS; t++) {
+        const float *src = mo + (size_t)t * 65536;
+        float *dst = low_res_all + (size_t)t * SS_LOWRES_SIDE * SS_LOWRES_SIDE;
+        for (int Y = 0; Y < 128; Y++)
+            for (int X = 0; X < 128; X++) {
+                const float *s4 = src + ((size_t)Y * 128 + X) * 4;
+                float *o = dst + (size_t)(2 * Y) * SS_LOWRES_SIDE + 2 * X;
+                o[0] = s4[0];
+                o[1] = s4[1];
+                o[SS_LOWRES_SIDE] = s4[2];
+                o[SS_LOWRES_SIDE + 1] = s4[3];
+            }
+    }
+    if (trace) memcpy(trace->alpha, alpha, sizeof trace->alpha);
+    return SS_OK;
 }
