@@ -172,9 +172,10 @@ typedef struct {
 
 ss_noc_params ss_noc_default_params(void);
 
-/* The automatic protocol for one object: suggest → predict → IoU, until max_clicks (or
- * stop_iou). Results in the session (ss_noc_ious etc.). If the prediction becomes exact, the
- * remaining clicks keep IoU 1 without calling predict. */
+/* The automatic protocol for one object, on a fresh session (no click yet, else
+ * SS_ERR_STATE): suggest → predict → IoU, until max_clicks (or stop_iou). Results in the
+ * session (ss_noc_ious etc.). If the prediction becomes exact on every counted pixel, the
+ * remaining entries repeat its IoU (1) without calling predict; their clicks have label -1. */
 int ss_noc_run(ss_noc_session *s, const ss_noc_params *params, ss_noc_predict_fn predict,
                void *user_data, char *err, size_t errlen);
 
