@@ -671,7 +671,8 @@ def convert(args):
 
     # ---- encoder -----------------------------------------------------------------------------
     enc = Graph(args.encoder, "encoder", probs)
-    probs.flush_or_die()
+    if probs.lines:  # dtype / order problems: the positional rules below would be meaningless
+        probs.flush_or_die()
     used = set()
     used_consts = set()
     enc_prefix = lambda n: "image_encoder." + n  # noqa: E731
@@ -685,8 +686,10 @@ def convert(args):
     check_leftover_constants(enc, probs, used_consts)
 
     # ---- prompt encoder + mask decoder ---------------------------------------------------------
+    n_before = len(probs.lines)
     dec = Graph(args.decoder, "decoder", probs)
-    probs.flush_or_die()
+    if len(probs.lines) > n_before:
+        probs.flush_or_die()
     used = set()
 
     def dec_prefix(n):
