@@ -612,7 +612,10 @@ def verify(path):
     """Reload a converted file and check names, shapes, dtypes, offsets and metadata."""
     try:
         header, start, size = read_safetensors_header(path)
-    except (OSError, ValueError) as ex:
+    except OSError as ex:
+        print("convert_onnx: %s: %s" % (path, ex.strerror or ex), file=sys.stderr)
+        return 1
+    except ValueError as ex:
         print("convert_onnx: %s: %s" % (path, ex), file=sys.stderr)
         return 1
     probs = Problems()

