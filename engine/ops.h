@@ -9,6 +9,10 @@
 void ss_linear(const float *x, int n, int in, const float *W, const float *b, int out, float *y);
 void ss_linear_ld(const float *x, int ldx, int n, int in, const float *W, const float *b, int out,
                   float *y, int ldy);
+/* y (n, out) = x (n, in) · W(out, in)^T + beta·y, rows split over ss_get_threads() threads
+ * (BLAS itself runs single-threaded; call it outside OpenMP parallel regions). */
+void ss_gemm_nt(const float *x, int ldx, int n, int in, const float *W, int out, float *y, int ldy,
+                float beta);
 /* LayerNorm over the last dim of (n, c), in place or x -> y. */
 void ss_layernorm(const float *x, float *y, int n, int c, const float *g, const float *b, float eps);
 /* LayerNorm2d: x (c, hw) channel-first, normalised over c for every pixel. */
@@ -21,4 +25,48 @@ double ss_now_ms(void);
 /* Threads for the engine's own parallel loops (set once from ss_model_params). */
 void ss_set_threads(int n);
 int ss_get_threads(void);
+/* Fast, vectorisable approximations (plain C, usable inside `#pragma omp simd` loops).
+ * ss_expf_approx: relative error < 2e-7 for x in [-87, 88] (inputs are clamped to it).
+ * ss_gelu_approx: exact-erf GELU via Abramowitz & Stegun 7.1.26 (|erf error| < 1.5e-7),
+ * written without cancellation: absolute error < 1e-7 * |x|. */
+static inline float ss_expf_approx(float x)
+{
+    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+    /* x = n ln2 + r, |r| <= ln2/2; round-to-nearest through the 1.5 * 2^23 trick */
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = x - n * 0.693145751953125f;
+    r = r - n * 1.428606765330187045e-06f;
+    float p = 1.98412698412698e-4f; /* 1/5040: Taylor to r^7, error < 1e-8 on |r| <= 0.347 */
+    p = p * r + 1.38888888888889e-3f;
+    p = p * r + 8.33333333333333e-3f;
+    p = p * r + 4.16666666666667e-2f;
+    p = p * r + 1.66666666666667e-1f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    union { int i; float f; } s;
+    s.i = ((int)n + 127) << 23;
+    return p * s.f;
+}
+
+static inline float ss_gelu_approx(float x)
+{
+    /* gelu(x) = x Phi(x) = 0.5 x (1 + erf(z)), z = x / sqrt(2).
+     * erf(|z|) = 1 - e, e = t P(t) exp(-z^2), t = 1 / (1 + p |z|). */
+    float az = (x < 0.0f ? -x : x) * 0.70710678118654752f;
+    float t = 1.0f / (1.0f + 0.3275911f * az);
+    float q = 1.061405429f;
+    q = q * t - 1.453152027f;
+    q = q * t + 1.421413741f;
+    q = q * t - 0.284496736f;
+    q = q * t + 0.254829592f;
+    float e = q * t * ss_expf_approx(-az * az);
+    float h = 0.5f * x * e;
+    return x < 0.0f ? h : x - h;
+}
+
+/* y (n, c) = gelu(y + b) per row; b may be NULL. */
+void ss_bias_gelu(float *y, size_t n, int c, const float *b);
+/* y (n, c) += b per row. */
+void ss_bias_add(float *y, size_t n, int c, const float *b);
 #endif
