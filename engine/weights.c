@@ -35,7 +35,8 @@ struct ss_weights {
     char *path;
     const uint8_t *map; /* whole file */
     uint64_t size;
-    const uint8_t *data; /* data area */
+    const uint8_t *data; /* data area (in the map, or `copy` when the map's is misaligned) */
+    uint8_t *copy;
     uint64_t data_size;
     ss_entry *entries;
     int n_entries;
@@ -149,7 +150,7 @@ static int parse_entry(ss_weights *w, const char *key, json_object *val, ss_entr
                 key, (unsigned long long)e->begin, (unsigned long long)e->end);
         return SS_ERR_FORMAT;
     }
-    if (e->begin % 4 != 0 || ((uintptr_t)(w->data + e->begin)) % 4 != 0) {
+    if (e->begin % 4 != 0) {
         set_err(err, n, "%s: tensor %s: data not 4-byte aligned", w->path, key);
         return SS_ERR_FORMAT;
     }
@@ -211,6 +212,17 @@ ss_weights *ss_weights_open(const char *path, char *err, size_t errlen)
     }
     w->data = w->map + 8 + hlen;
     w->data_size = w->size - 8 - hlen;
+    if (((uintptr_t)w->data) % 4 != 0) {
+        /* Writers usually pad the header to 8 bytes; when one did not, the floats are not
+         * aligned in the map: use an aligned copy of the data area instead. */
+        w->copy = malloc(w->data_size ? (size_t)w->data_size : 1);
+        if (!w->copy) {
+            set_err(err, errlen, "%s: out of memory", path);
+            goto fail;
+        }
+        memcpy(w->copy, w->data, (size_t)w->data_size);
+        w->data = w->copy;
+    }
 
     json_tokener *tok = json_tokener_new_ex(64);
     if (!tok) {
@@ -292,6 +304,7 @@ void ss_weights_close(ss_weights *w)
 {
     if (!w) return;
     if (w->map) munmap((void *)w->map, (size_t)w->size);
+    free(w->copy);
     for (int i = 0; i < w->n_entries; i++) free(w->entries[i].name);
     free(w->entries);
     for (int i = 0; i < w->n_meta; i++) {
