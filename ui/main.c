@@ -1,0 +1,9 @@
+/* main.c — stablesam-annotate [DIR | IMAGE...] [--project FILE] */
+#include "ssa-application.h"
+
+int
+main(int argc, char **argv)
+{
+    g_autoptr(SsaApplication) app = ssa_application_new();
+    return g_application_run(G_APPLICATION(app), argc, argv);
+}

@@ -1,0 +1,100 @@
+/* ssa-window-private.h — SsaWindow's instance struct, shared by ssa-window*.c. */
+#ifndef SSA_WINDOW_PRIVATE_H
+#define SSA_WINDOW_PRIVATE_H
+#include "ssa-window.h"
+#include "ssa-canvas.h"
+#include "ssa-worker.h"
+#include "ssa-document.h"
+
+G_BEGIN_DECLS
+
+#define SSA_PROJECT_BASENAME "stablesam-project.json"
+
+struct _SsaWindow {
+    GtkApplicationWindow parent_instance;
+
+    /* template widgets */
+    GtkDropDown *mode_dropdown;
+    GtkRevealer *error_revealer;
+    GtkLabel *error_label;
+    GtkLabel *images_title;
+    GtkListBox *image_list;
+    GtkListBox *object_list;
+    GtkListBox *category_list;
+    SsaCanvas *canvas;
+    SsaCanvas *compare_canvas;
+    GtkWidget *compare_overlay;
+    GtkLabel *canvas_label;
+    GtkLabel *compare_label;
+    GtkLabel *status_label;
+    GtkProgressBar *encode_progress;
+    GtkLabel *iou_label;
+    GtkLabel *alpha_label;
+    GtkLabel *time_label;
+    GtkLabel *zoom_label;
+    GtkAdjustment *opacity_adjustment;
+    GtkAdjustment *k_adjustment;
+    GtkSwitch *circles_switch;
+
+    /* borrowed references */
+    GSettings *settings;          /* the application's */
+
+    /* owned references */
+    SsaWorker *worker;
+    SsaDocument *document;
+    char *default_project_path;   /* where to save on the first change when the doc has no path */
+    GCancellable *image_cancellable;    /* texture + encode of the current image */
+    GCancellable *prefetch_cancellable; /* encode of the next image */
+    char *prefetch_path;          /* the image being prefetched */
+    GdkTexture *texture;          /* current image, or NULL */
+    SsaEmbedding *embedding;      /* current image's, or NULL while encoding */
+    char *image_path;             /* current image's file */
+    SsaPrompt *prompt;            /* the prompt being built (never NULL) */
+    SsaPrediction *prediction;    /* answer to `prompt`, or NULL */
+    GHashTable *thumbnails;       /* path -> GdkTexture */
+    GPtrArray *image_count_labels;/* GtkLabel per image row (borrowed widgets, weak) */
+    char *model_path, *plugin_path;
+
+    /* state */
+    int image_index;              /* index shown, -1 for none */
+    gint64 current_category;      /* 0 = none */
+    gint64 selected_object;       /* 0 = none */
+    gboolean model_ready;
+    gboolean model_failed;
+    gboolean predict_pending;     /* a prompt waits for the embedding */
+    gboolean box_dragging;        /* a box drag is in progress: the first event replaces the prompt */
+    guint pending_generation;     /* generation of the newest request in flight, 0 = none */
+    char *mode;                   /* "sam" | "stable" (property, bound to settings) */
+    gboolean compare;
+    gboolean show_circles;
+};
+
+/* ssa-window.c */
+void ssa_window_set_document(SsaWindow *self, SsaDocument *document, const char *default_project_path);
+void ssa_window_go_to_image(SsaWindow *self, int index);
+void ssa_window_clear_prompt(SsaWindow *self);
+void ssa_window_accept(SsaWindow *self);
+void ssa_window_request_prediction(SsaWindow *self);
+void ssa_window_refresh_objects(SsaWindow *self);
+void ssa_window_update_status(SsaWindow *self);
+void ssa_window_log_view(SsaWindow *self);
+ss_mode ssa_window_main_mode(SsaWindow *self);
+gboolean ssa_prompt_is_empty_ui(const SsaPrompt *prompt);
+
+/* ssa-window-actions.c */
+void ssa_window_class_init_actions(GtkWidgetClass *widget_class);
+void ssa_window_update_actions(SsaWindow *self);
+
+/* ssa-window-lists.c: the three side lists */
+void ssa_window_lists_init(SsaWindow *self);
+void ssa_window_bind_image_list(SsaWindow *self);
+void ssa_window_bind_object_list(SsaWindow *self);
+void ssa_window_bind_category_list(SsaWindow *self);
+void ssa_window_select_image_row(SsaWindow *self, int index);
+void ssa_window_update_image_count(SsaWindow *self, int index);
+SsaCategory *ssa_window_ensure_category(SsaWindow *self);
+GdkRGBA ssa_rgba_to_gdk(SsaRgba c);
+SsaRgba ssa_rgba_from_gdk(const GdkRGBA *c);
+
+G_END_DECLS
+#endif
