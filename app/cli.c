@@ -50,7 +50,6 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    fprintf(stderr, "stablesam: unknown command '%s'\n", cmd);
-    usage(stderr);
+    fprintf(stderr, "stablesam: unknown command '%s' (see 'stablesam help')\n", cmd);
     return 2;
 }
