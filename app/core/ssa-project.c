@@ -246,6 +246,7 @@ ssa_project_from_data (const char *data, gsize length, const char *name, const c
         }
     }
 
+  current = ssa_document_get_n_images (doc) > 0 ? 0 : -1;
   if (!ssa_json_get_int (root, "current_image", FALSE, &current, name, error) ||
       !ssa_json_get_int (root, "next_object_id", FALSE, &next_id, name, error) ||
       !ssa_json_get_int (root, "undo_limit", FALSE, &undo_limit, name, error))
