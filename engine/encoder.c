@@ -37,37 +37,45 @@
  * layout, depthwise 3x3 are repacked to (9, C): dw[t * C + c] = w[c, 0, t / 3, t % 3]. */
 typedef struct {
     int cin, ch, cout, stride;
-    const float *w1, *b1; /* (ch, cin), (ch): 1x1 expand / project in */
+    ss_packed_w w1;       /* (ch, cin): 1x1 expand / project in */
+    const float *b1;      /* (ch) */
     float *dw;            /* (9, ch) repacked depthwise 3x3, owned */
     const float *bdw;     /* (ch) */
-    const float *w3, *b3; /* (cout, ch), (cout): 1x1 project out */
+    ss_packed_w w3;       /* (cout, ch): 1x1 project out */
+    const float *b3;      /* (cout) */
 } mb_unit;                /* MBConv (stride 1, residual) or PatchMerging (no residual) */
 
 typedef struct {
     int dim, heads, ws, n; /* n = ws * ws tokens per window */
     const float *norm_w, *norm_b;  /* attn.norm (dim) */
-    const float *qkv_w, *qkv_b;    /* (3 dim, dim): per head [q 32 | k 32 | v 32] */
-    const float *proj_w, *proj_b;  /* (dim, dim) */
+    ss_packed_w qkv;               /* (3 dim, dim): per head [q 32 | k 32 | v 32] */
+    const float *qkv_b;            /* (3 dim) */
+    ss_packed_w proj;              /* (dim, dim) */
+    const float *proj_b;           /* (dim) */
     float *bias;                   /* (heads, n, n) gathered attention biases, owned */
     float *pad_qkv;                /* (3 dim) qkv row of a zero padding token, owned */
     float *local_w;                /* (9, dim) repacked local_conv, owned */
     const float *local_b;          /* (dim) */
     const float *mlp_norm_w, *mlp_norm_b; /* (dim) */
-    const float *fc1_w, *fc1_b;    /* (4 dim, dim) */
-    const float *fc2_w, *fc2_b;    /* (dim, 4 dim) */
+    ss_packed_w fc1;               /* (4 dim, dim) */
+    const float *fc1_b;            /* (4 dim) */
+    ss_packed_w fc2;               /* (dim, 4 dim) */
+    const float *fc2_b;            /* (dim) */
 } vit_block;
 
 struct ss_encoder_w {
     float *pe1_w;        /* (27, 32): [ci*9 + ky*3 + kx][co], owned */
     const float *pe1_b;  /* (32) */
     float *pe2_w;        /* (64, 288): [co][(ky*3 + kx)*32 + ci], owned */
+    ss_packed_w pe2;     /* pe2_w packed */
     const float *pe2_b;  /* (64) */
     mb_unit mb[2];       /* layers.0.blocks.{0,1} */
     mb_unit pm[3];       /* layers.{0,1,2}.downsample */
     vit_block blk[N_BLOCKS]; /* layers.1 (2), layers.2 (6), layers.3 (2) */
-    const float *neck0_w; /* (256, 320) */
+    ss_packed_w neck0;    /* (256, 320) */
     const float *ln1_w, *ln1_b; /* (256) */
     float *neck2_w;       /* (256, 2304): [co][(ky*3 + kx)*256 + ci], owned */
+    ss_packed_w neck2;    /* neck2_w packed */
     const float *ln2_w, *ln2_b; /* (256) */
 };
 
@@ -106,15 +114,16 @@ static float *repack_conv3(const float *w, int cout, int cin) /* (co, ci, 3, 3) 
 static int bind_mb(ss_weights *w, char *err, size_t errlen, mb_unit *u, const char *pfx, int cin,
                    int ch, int cout, int stride)
 {
-    const float *dw;
+    const float *dw, *w1, *w3;
     u->cin = cin, u->ch = ch, u->cout = cout, u->stride = stride;
-    GET(u->w1, SS_DIMS(ch, cin, 1, 1), "%s.conv1.c.weight", pfx);
+    GET(w1, SS_DIMS(ch, cin, 1, 1), "%s.conv1.c.weight", pfx);
     GET(u->b1, SS_DIMS(ch), "%s.conv1.c.bias", pfx);
     GET(dw, SS_DIMS(ch, 1, 3, 3), "%s.conv2.c.weight", pfx);
     GET(u->bdw, SS_DIMS(ch), "%s.conv2.c.bias", pfx);
-    GET(u->w3, SS_DIMS(cout, ch, 1, 1), "%s.conv3.c.weight", pfx);
+    GET(w3, SS_DIMS(cout, ch, 1, 1), "%s.conv3.c.weight", pfx);
     GET(u->b3, SS_DIMS(cout), "%s.conv3.c.bias", pfx);
-    if (!(u->dw = repack_dw(dw, ch))) {
+    if (!(u->dw = repack_dw(dw, ch)) || ss_pack_w(&u->w1, w1, ch, cin) ||
+        ss_pack_w(&u->w3, w3, cout, ch)) {
         snprintf(err, errlen, "%s: out of memory", __func__);
         return SS_ERR_NOMEM;
     }
@@ -165,26 +174,29 @@ fail:
 static int bind_block(ss_weights *w, char *err, size_t errlen, vit_block *b, int layer, int idx)
 {
     char pfx[96];
-    const float *lw;
+    const float *lw, *qkv, *proj, *fc1, *fc2;
     const int C = st_dim[layer];
     snprintf(pfx, sizeof pfx, "image_encoder.layers.%d.blocks.%d", layer, idx);
     b->dim = C, b->heads = st_heads[layer], b->ws = st_ws[layer], b->n = b->ws * b->ws;
     assert(C == b->heads * HEAD_DIM);
     GET(b->norm_w, SS_DIMS(C), "%s.attn.norm.weight", pfx);
     GET(b->norm_b, SS_DIMS(C), "%s.attn.norm.bias", pfx);
-    GET(b->qkv_w, SS_DIMS(3 * C, C), "%s.attn.qkv.weight", pfx);
+    GET(qkv, SS_DIMS(3 * C, C), "%s.attn.qkv.weight", pfx);
     GET(b->qkv_b, SS_DIMS(3 * C), "%s.attn.qkv.bias", pfx);
-    GET(b->proj_w, SS_DIMS(C, C), "%s.attn.proj.weight", pfx);
+    GET(proj, SS_DIMS(C, C), "%s.attn.proj.weight", pfx);
     GET(b->proj_b, SS_DIMS(C), "%s.attn.proj.bias", pfx);
     GET(lw, SS_DIMS(C, 1, 3, 3), "%s.local_conv.c.weight", pfx);
     GET(b->local_b, SS_DIMS(C), "%s.local_conv.c.bias", pfx);
     GET(b->mlp_norm_w, SS_DIMS(C), "%s.mlp.norm.weight", pfx);
     GET(b->mlp_norm_b, SS_DIMS(C), "%s.mlp.norm.bias", pfx);
-    GET(b->fc1_w, SS_DIMS(4 * C, C), "%s.mlp.fc1.weight", pfx);
+    GET(fc1, SS_DIMS(4 * C, C), "%s.mlp.fc1.weight", pfx);
     GET(b->fc1_b, SS_DIMS(4 * C), "%s.mlp.fc1.bias", pfx);
-    GET(b->fc2_w, SS_DIMS(C, 4 * C), "%s.mlp.fc2.weight", pfx);
+    GET(fc2, SS_DIMS(C, 4 * C), "%s.mlp.fc2.weight", pfx);
     GET(b->fc2_b, SS_DIMS(C), "%s.mlp.fc2.bias", pfx);
-    if (!(b->local_w = repack_dw(lw, C))) goto nomem;
+    if (!(b->local_w = repack_dw(lw, C)) || ss_pack_w(&b->qkv, qkv, 3 * C, C) ||
+        ss_pack_w(&b->proj, proj, C, C) || ss_pack_w(&b->fc1, fc1, 4 * C, C) ||
+        ss_pack_w(&b->fc2, fc2, C, 4 * C))
+        goto nomem;
     int rc = bind_attn_bias(w, err, errlen, b, pfx);
     if (rc) return rc;
     /* A zero padding token goes through LayerNorm to exactly norm_b (its mean and variance
@@ -192,7 +204,7 @@ static int bind_block(ss_weights *w, char *err, size_t errlen, vit_block *b, int
     if (!(b->pad_qkv = malloc(sizeof(float) * 3 * C))) goto nomem;
     for (int o = 0; o < 3 * C; o++) {
         double s = b->qkv_b[o];
-        for (int i = 0; i < C; i++) s += (double)b->qkv_w[(size_t)o * C + i] * b->norm_b[i];
+        for (int i = 0; i < C; i++) s += (double)qkv[(size_t)o * C + i] * b->norm_b[i];
         b->pad_qkv[o] = (float)s;
     }
     return SS_OK;
@@ -219,7 +231,7 @@ ss_encoder_w *ss_encoder_bind(ss_weights *w, char *err, size_t errlen)
         for (int k = 0; k < 27; k++) e->pe1_w[k * 32 + o] = t[o * 27 + k];
     GET(e->pe1_b, SS_DIMS(32), "image_encoder.patch_embed.seq.0.c.bias");
     GET(t, SS_DIMS(64, 32, 3, 3), "image_encoder.patch_embed.seq.2.c.weight");
-    if (!(e->pe2_w = repack_conv3(t, 64, 32))) goto nomem;
+    if (!(e->pe2_w = repack_conv3(t, 64, 32)) || ss_pack_w(&e->pe2, e->pe2_w, 64, 288)) goto nomem;
     GET(e->pe2_b, SS_DIMS(64), "image_encoder.patch_embed.seq.2.c.bias");
     /* layers.0: MBConvs + downsample */
     for (int i = 0; i < 2; i++) {
@@ -240,11 +252,13 @@ ss_encoder_w *ss_encoder_bind(ss_weights *w, char *err, size_t errlen)
             if (bind_block(w, err, errlen, &e->blk[k++], l, i)) goto fail;
     assert(k == N_BLOCKS);
     /* neck */
-    GET(e->neck0_w, SS_DIMS(256, 320, 1, 1), "image_encoder.neck.0.weight");
+    GET(t, SS_DIMS(256, 320, 1, 1), "image_encoder.neck.0.weight");
+    if (ss_pack_w(&e->neck0, t, 256, 320)) goto nomem;
     GET(e->ln1_w, SS_DIMS(256), "image_encoder.neck.1.weight");
     GET(e->ln1_b, SS_DIMS(256), "image_encoder.neck.1.bias");
     GET(t, SS_DIMS(256, 256, 3, 3), "image_encoder.neck.2.weight");
-    if (!(e->neck2_w = repack_conv3(t, 256, 256))) goto nomem;
+    if (!(e->neck2_w = repack_conv3(t, 256, 256)) || ss_pack_w(&e->neck2, e->neck2_w, 256, 2304))
+        goto nomem;
     GET(e->ln2_w, SS_DIMS(256), "image_encoder.neck.3.weight");
     GET(e->ln2_b, SS_DIMS(256), "image_encoder.neck.3.bias");
     return e;
@@ -260,14 +274,25 @@ void ss_encoder_free(ss_encoder_w *e)
     if (!e) return;
     free(e->pe1_w);
     free(e->pe2_w);
-    for (int i = 0; i < 2; i++) free(e->mb[i].dw);
-    for (int i = 0; i < 3; i++) free(e->pm[i].dw);
+    ss_packed_free(&e->pe2);
+    for (int i = 0; i < 5; i++) {
+        mb_unit *u = i < 2 ? &e->mb[i] : &e->pm[i - 2];
+        free(u->dw);
+        ss_packed_free(&u->w1);
+        ss_packed_free(&u->w3);
+    }
     for (int i = 0; i < N_BLOCKS; i++) {
+        ss_packed_free(&e->blk[i].qkv);
+        ss_packed_free(&e->blk[i].proj);
+        ss_packed_free(&e->blk[i].fc1);
+        ss_packed_free(&e->blk[i].fc2);
         free(e->blk[i].bias);
         free(e->blk[i].pad_qkv);
         free(e->blk[i].local_w);
     }
     free(e->neck2_w);
+    ss_packed_free(&e->neck0);
+    ss_packed_free(&e->neck2);
     free(e);
 }
 
@@ -288,12 +313,6 @@ size_t ss_encoder_scratch_floats(void) { return 2 * SZ_X + SZ_B1 + SZ_B2; }
 
 /* ---- kernels ------------------------------------------------------------------------------ */
 
-/* y (n, out) = x (n, in) . W (out, in)^T + beta y */
-static void gemm_nt(const float *x, int n, int in, const float *W, int out, float *y, float beta)
-{
-    ss_gemm_nt(x, in, n, in, W, out, y, out, beta);
-}
-
 /* Depthwise 3x3, pad 1, stride s, on a channel-last map whose rows [row0, row0 + nrows) of an
  * H x W image are present in x ((nrows * W, C)); rows outside [0, H) are zero padding.
  * Writes output rows [oy0, oy1) of the (Ho, Wo) result to y ((oy1 - oy0) * Wo, C), adding bias
@@ -302,6 +321,41 @@ static void dw3x3(const float *x, int H, int W, int row0, int nrows, int C, cons
                   const float *b, int s, int oy0, int oy1, int Wo, float *y, int gelu)
 {
     const int nt = ss_get_threads();
+#ifdef __AVX512F__
+    if (C % 16 == 0) {
+        /* 16 channels at a time: the 9 taps and the bias stay in registers along a row */
+#pragma omp parallel for schedule(static) num_threads(nt) collapse(2)
+        for (int oy = oy0; oy < oy1; oy++)
+            for (int c0 = 0; c0 < C; c0 += 16) {
+                __m512 wt[9];
+                for (int t = 0; t < 9; t++) wt[t] = _mm512_loadu_ps(w9 + (size_t)t * C + c0);
+                const __m512 bv = _mm512_loadu_ps(b + c0);
+                const float *rp[3] = {NULL, NULL, NULL};
+                for (int ky = 0; ky < 3; ky++) {
+                    const int iy = oy * s - 1 + ky;
+                    if (iy >= 0 && iy < H) {
+                        assert(iy >= row0 && iy < row0 + nrows);
+                        rp[ky] = x + (size_t)(iy - row0) * W * C + c0;
+                    }
+                }
+                float *o = y + (size_t)(oy - oy0) * Wo * C + c0;
+                for (int ox = 0; ox < Wo; ox++, o += C) {
+                    __m512 acc = bv;
+                    const int ix0 = ox * s - 1;
+                    for (int ky = 0; ky < 3; ky++) {
+                        if (!rp[ky]) continue;
+                        for (int kx = 0; kx < 3; kx++) {
+                            const int ix = ix0 + kx;
+                            if (ix < 0 || ix >= W) continue;
+                            acc = _mm512_fmadd_ps(wt[ky * 3 + kx], _mm512_loadu_ps(rp[ky] + (size_t)ix * C), acc);
+                        }
+                    }
+                    _mm512_storeu_ps(o, gelu ? ss_gelu16(acc) : acc);
+                }
+            }
+        return;
+    }
+#endif
 #pragma omp parallel for schedule(static) num_threads(nt) collapse(2)
     for (int oy = oy0; oy < oy1; oy++)
         for (int ox = 0; ox < Wo; ox++) {
@@ -392,8 +446,7 @@ static void patch_embed(const ss_encoder_w *e, const float *in, float *x, float 
         assert((size_t)BAND_PE * 256 * 288 <= SZ_B2);
         im2col3x3(c1, 512, 512, r0, r1 - r0, 32, 2, oy0, oy1, 256, b2);
         float *y = x + (size_t)oy0 * 256 * 64;
-        gemm_nt(b2, BAND_PE * 256, 288, e->pe2_w, 64, y, 0.0f);
-        ss_bias_add(y, (size_t)BAND_PE * 256, 64, e->pe2_b);
+        ss_gemm_packed(b2, 288, BAND_PE * 256, &e->pe2, e->pe2_b, y, 64, 0);
     }
 }
 
@@ -411,13 +464,13 @@ static void mb_forward(const mb_unit *u, const float *x, int H, int W, float *y,
         const size_t nin = (size_t)(r1 - r0) * W, nout = (size_t)(oy1 - oy0) * Wo;
         assert(nin * u->ch <= SZ_B1 && nout * u->ch <= SZ_B2);
         /* conv1 + GELU: b1 (nin, ch) */
-        gemm_nt(x + (size_t)r0 * W * u->cin, (int)nin, u->cin, u->w1, u->ch, b1, 0.0f);
-        ss_bias_gelu(b1, nin, u->ch, u->b1);
+        ss_gemm_packed(x + (size_t)r0 * W * u->cin, u->cin, (int)nin, &u->w1, u->b1, b1, u->ch,
+                       SS_GEMM_GELU);
         /* conv2 (depthwise) + GELU: b2 (nout, ch) */
         dw3x3(b1, H, W, r0, r1 - r0, u->ch, u->dw, u->bdw, s, oy0, oy1, Wo, b2, 1);
         /* conv3: y rows [oy0, oy1) (nout, cout) */
         float *yo = y + (size_t)oy0 * Wo * u->cout;
-        gemm_nt(b2, (int)nout, u->ch, u->w3, u->cout, yo, 0.0f);
+        ss_gemm_packed(b2, u->ch, (int)nout, &u->w3, u->b3, yo, u->cout, 0);
         if (residual) {
             const float *xo = x + (size_t)oy0 * W * u->cin;
             const size_t n = nout * u->cout;
@@ -428,11 +481,9 @@ static void mb_forward(const mb_unit *u, const float *x, int H, int W, float *y,
                 float *r = yo + i * C;
                 const float *xr = xo + i * C;
 #pragma omp simd
-                for (int c = 0; c < C; c++) r[c] = ss_gelu_approx(r[c] + u->b3[c] + xr[c]);
+                for (int c = 0; c < C; c++) r[c] = ss_gelu_approx(r[c] + xr[c]);
             }
             (void)n;
-        } else {
-            ss_bias_add(yo, nout, u->cout, u->b3);
         }
     }
 }
@@ -441,6 +492,94 @@ static void mb_forward(const mb_unit *u, const float *x, int H, int W, float *y,
  * One (window, head): rows[j] (n pointers) are the tokens' qkv rows (3C; a padding token
  * points at pad_qkv); dst[i] >= 0 is the output row of query i in ao, -1 for padding.
  * ao[dst, h*32 .. h*32+31] = softmax(q k^T / sqrt(32) + bias[h]) v. */
+#ifdef __AVX512F__
+#define QB 6 /* queries per register block */
+static void window_head(const float *const *rows, const int *dst, int n, int h,
+                        const float *bias /* (n, n) */, float *ao, int C)
+{
+    float kt[HEAD_DIM * MAX_WIN_NP] __attribute__((aligned(64))); /* (32, np) keys^T */
+    float v[MAX_WIN_N * HEAD_DIM] __attribute__((aligned(64)));   /* (n, 32) values */
+    float q[MAX_WIN_N * HEAD_DIM] __attribute__((aligned(64)));   /* (nq, 32) scaled queries */
+    float sc[QB * MAX_WIN_NP] __attribute__((aligned(64)));      /* (QB, np) scores/probs */
+    int qi[MAX_WIN_N];                                            /* window index of query */
+    const int np = (n + 15) & ~15, nv = np / 16;
+    const int qo = h * 3 * HEAD_DIM, ko = qo + HEAD_DIM, vo = qo + 2 * HEAD_DIM;
+    const float scale = 0.17677669529663688f; /* 32^-0.5 */
+    int nq = 0;
+    for (int j = 0; j < n; j++) {
+        for (int d = 0; d < HEAD_DIM; d++) kt[d * np + j] = rows[j][ko + d];
+        memcpy(v + j * HEAD_DIM, rows[j] + vo, sizeof(float) * HEAD_DIM);
+        if (dst[j] >= 0) {
+            for (int d = 0; d < HEAD_DIM; d++) q[nq * HEAD_DIM + d] = rows[j][qo + d] * scale;
+            qi[nq++] = j;
+        }
+    }
+    for (int d = 0; d < HEAD_DIM; d++)
+        for (int j = n; j < np; j++) kt[d * np + j] = 0.0f;
+    for (int i0 = 0; i0 < nq; i0 += QB) {
+        const int qb = i0 + QB < nq ? QB : nq - i0;
+        /* scores: sc (qb, np) = q k^T, in groups of 4 key vectors x QB queries */
+        for (int g = 0; g < nv; g += 4) {
+            const int gv = g + 4 < nv ? 4 : nv - g;
+            __m512 acc[QB][4];
+            for (int a = 0; a < QB; a++)
+                for (int c = 0; c < 4; c++) acc[a][c] = _mm512_setzero_ps();
+            for (int d = 0; d < HEAD_DIM; d++) {
+                __m512 kv[4];
+                for (int c = 0; c < 4; c++)
+                    kv[c] = c < gv ? _mm512_load_ps(kt + d * np + (g + c) * 16) : _mm512_setzero_ps();
+                for (int a = 0; a < QB; a++) {
+                    const __m512 qa = _mm512_set1_ps(q[(i0 + (a < qb ? a : 0)) * HEAD_DIM + d]);
+                    for (int c = 0; c < 4; c++) acc[a][c] = _mm512_fmadd_ps(qa, kv[c], acc[a][c]);
+                }
+            }
+            for (int a = 0; a < qb; a++)
+                for (int c = 0; c < gv; c++) _mm512_store_ps(sc + a * np + (g + c) * 16, acc[a][c]);
+        }
+        /* + bias, softmax over the n keys (tail lanes -> 0) */
+        float inv[QB];
+        for (int a = 0; a < qb; a++) {
+            float *r = sc + a * np;
+            const float *bi = bias + (size_t)qi[i0 + a] * n;
+            __m512 mv = _mm512_set1_ps(-INFINITY);
+            for (int c = 0; c < nv; c++) {
+                const __mmask16 live = c * 16 + 16 <= n ? 0xffff : (__mmask16)((1u << (n - c * 16)) - 1);
+                const __m512 t = _mm512_add_ps(_mm512_load_ps(r + c * 16),
+                                               _mm512_maskz_loadu_ps(live, bi + c * 16));
+                _mm512_store_ps(r + c * 16, t);
+                mv = _mm512_mask_max_ps(mv, live, mv, t);
+            }
+            __m512 sum = _mm512_setzero_ps();
+            const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mv));
+            for (int c = 0; c < nv; c++) {
+                const __mmask16 live = c * 16 + 16 <= n ? 0xffff : (__mmask16)((1u << (n - c * 16)) - 1);
+                __m512 e = _mm512_maskz_mov_ps(live, ss_expf16(_mm512_sub_ps(_mm512_load_ps(r + c * 16), m)));
+                _mm512_store_ps(r + c * 16, e);
+                sum = _mm512_add_ps(sum, e);
+            }
+            inv[a] = 1.0f / _mm512_reduce_add_ps(sum);
+        }
+        /* out (qb, 32) = p v */
+        __m512 o[QB][2];
+        for (int a = 0; a < QB; a++) o[a][0] = o[a][1] = _mm512_setzero_ps();
+        for (int j = 0; j < n; j++) {
+            const __m512 v0 = _mm512_load_ps(v + j * HEAD_DIM), v1 = _mm512_load_ps(v + j * HEAD_DIM + 16);
+            for (int a = 0; a < QB; a++) {
+                const __m512 p = _mm512_set1_ps(sc[(a < qb ? a : 0) * np + j]);
+                o[a][0] = _mm512_fmadd_ps(p, v0, o[a][0]);
+                o[a][1] = _mm512_fmadd_ps(p, v1, o[a][1]);
+            }
+        }
+        for (int a = 0; a < qb; a++) {
+            float *out = ao + (size_t)dst[qi[i0 + a]] * C + h * HEAD_DIM;
+            const __m512 s = _mm512_set1_ps(inv[a]);
+            _mm512_storeu_ps(out, _mm512_mul_ps(o[a][0], s));
+            _mm512_storeu_ps(out + 16, _mm512_mul_ps(o[a][1], s));
+        }
+    }
+}
+#undef QB
+#else
 static void window_head(const float *const *rows, const int *dst, int n, int h,
                         const float *bias /* (n, n) */, float *ao, int C)
 {
@@ -493,6 +632,8 @@ static void window_head(const float *const *rows, const int *dst, int n, int h,
     }
 }
 
+#endif
+
 /* x (H*W, C) in place: x += proj(attn(norm(x))) with windows of ws x ws over the map
  * zero-padded at the bottom/right to a multiple of ws; one row of windows at a time.
  * xn, qkv, ao: band buffers (ws*W, C), (ws*W, 3C), (ws*W, C). */
@@ -508,8 +649,7 @@ static void block_attention(const vit_block *b, float *x, int H, int W, float *x
         float *xr = x + (size_t)y0 * W * C;
         /* attn.norm + attn.qkv for the band's real tokens: qkv (ntok, 3C) */
         ss_layernorm(xr, xn, ntok, C, b->norm_w, b->norm_b, 1e-5f);
-        gemm_nt(xn, ntok, C, b->qkv_w, 3 * C, qkv, 0.0f);
-        ss_bias_add(qkv, (size_t)ntok, 3 * C, b->qkv_b);
+        ss_gemm_packed(xn, C, ntok, &b->qkv, b->qkv_b, qkv, 3 * C, 0);
         /* softmax attention per (window, head): ao (ntok, C) */
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
         for (int task = 0; task < nwx * heads; task++) {
@@ -530,8 +670,7 @@ static void block_attention(const vit_block *b, float *x, int H, int W, float *x
             window_head(rows, dst, n, h, b->bias + (size_t)h * n * n, ao, C);
         }
         /* attn.proj + residual: x += ao . Wp^T + bp */
-        gemm_nt(ao, ntok, C, b->proj_w, C, xr, 1.0f);
-        ss_bias_add(xr, (size_t)ntok, C, b->proj_b);
+        ss_gemm_packed(ao, C, ntok, &b->proj, b->proj_b, xr, C, SS_GEMM_ACC);
     }
 }
 
@@ -553,10 +692,8 @@ static void vit_block_forward(const vit_block *b, float *x, int H, int W, float 
         const int m = r0 + MLP_ROWS < ntok ? MLP_ROWS : ntok - r0;
         float *yr = y + (size_t)r0 * C;
         ss_layernorm(yr, b1, m, C, b->mlp_norm_w, b->mlp_norm_b, 1e-5f); /* b1 (m, C) */
-        gemm_nt(b1, m, C, b->fc1_w, 4 * C, b2, 0.0f);                    /* b2 (m, 4C) */
-        ss_bias_gelu(b2, (size_t)m, 4 * C, b->fc1_b);
-        gemm_nt(b2, m, 4 * C, b->fc2_w, C, yr, 1.0f);
-        ss_bias_add(yr, (size_t)m, C, b->fc2_b);
+        ss_gemm_packed(b1, C, m, &b->fc1, b->fc1_b, b2, 4 * C, SS_GEMM_GELU); /* b2 (m, 4C) */
+        ss_gemm_packed(b2, 4 * C, m, &b->fc2, b->fc2_b, yr, C, SS_GEMM_ACC);
     }
 }
 
@@ -566,12 +703,12 @@ static void vit_block_forward(const vit_block *b, float *x, int H, int W, float 
 static void neck_forward(const ss_encoder_w *e, const float *x, float *t, float *u, float *col,
                          float *out)
 {
-    gemm_nt(x, 4096, 320, e->neck0_w, 256, t, 0.0f);
+    ss_gemm_packed(x, 320, 4096, &e->neck0, NULL, t, 256, 0);
     ss_layernorm(t, t, 4096, 256, e->ln1_w, e->ln1_b, 1e-6f);
     assert((size_t)BAND_NECK * 64 * 9 * 256 <= SZ_B2);
     for (int oy0 = 0; oy0 < 64; oy0 += BAND_NECK) {
         im2col3x3(t, 64, 64, 0, 64, 256, 1, oy0, oy0 + BAND_NECK, 64, col);
-        gemm_nt(col, BAND_NECK * 64, 9 * 256, e->neck2_w, 256, u + (size_t)oy0 * 64 * 256, 0.0f);
+        ss_gemm_packed(col, 9 * 256, BAND_NECK * 64, &e->neck2, NULL, u + (size_t)oy0 * 64 * 256, 256, 0);
     }
     ss_layernorm(u, u, 4096, 256, e->ln2_w, e->ln2_b, 1e-6f);
     /* (4096, 256) -> (256, 4096) */

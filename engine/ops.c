@@ -5,7 +5,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <stdlib.h>
+#include <string.h>
+
 #include <cblas.h>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -75,6 +81,146 @@ void ss_linear_ld(const float *x, int ldx, int n, int in, const float *W, const 
     }
 }
 
+/* ---- packed GEMM: y = x . W^T with W repacked in panels of 32 outputs ----------------------
+ * AVX-512 micro-kernel: 12 rows x 32 outputs (24 zmm accumulators), x broadcast from its rows,
+ * W panel (kc, 32) streamed; K blocked so one K block of all panels stays in L2; epilogue
+ * (bias, GELU) applied to the tile while it is in L1. */
+int ss_pack_w(ss_packed_w *pw, const float *W, int out, int in)
+{
+    pw->out = out, pw->in = in, pw->w = W, pw->p = NULL;
+    if (out % 32) return -1;
+#ifdef __AVX512F__
+    pw->p = aligned_alloc(64, sizeof(float) * (size_t)out * in);
+    if (!pw->p) return -1;
+    for (int ob = 0; ob < out / 32; ob++)
+        for (int k = 0; k < in; k++)
+            for (int j = 0; j < 32; j++)
+                pw->p[((size_t)ob * in + k) * 32 + j] = W[(size_t)(ob * 32 + j) * in + k];
+#endif
+    return 0;
+}
+
+void ss_packed_free(ss_packed_w *pw)
+{
+    if (pw) free(pw->p), pw->p = NULL;
+}
+
+#ifdef __AVX512F__
+#define MR 12
+static inline __attribute__((always_inline)) void ukr(const int mr, int kc, const float *x, int ldx,
+                                                       const float *wp, float *y, int ldy, int acc)
+{
+    __m512 c0[MR], c1[MR];
+    for (int r = 0; r < mr; r++) {
+        if (acc) {
+            c0[r] = _mm512_loadu_ps(y + (size_t)r * ldy);
+            c1[r] = _mm512_loadu_ps(y + (size_t)r * ldy + 16);
+        } else {
+            c0[r] = _mm512_setzero_ps();
+            c1[r] = _mm512_setzero_ps();
+        }
+    }
+    for (int k = 0; k < kc; k++) {
+        const __m512 w0 = _mm512_load_ps(wp + (size_t)k * 32);
+        const __m512 w1 = _mm512_load_ps(wp + (size_t)k * 32 + 16);
+        for (int r = 0; r < mr; r++) {
+            const __m512 b = _mm512_set1_ps(x[(size_t)r * ldx + k]);
+            c0[r] = _mm512_fmadd_ps(b, w0, c0[r]);
+            c1[r] = _mm512_fmadd_ps(b, w1, c1[r]);
+        }
+    }
+    for (int r = 0; r < mr; r++) {
+        _mm512_storeu_ps(y + (size_t)r * ldy, c0[r]);
+        _mm512_storeu_ps(y + (size_t)r * ldy + 16, c1[r]);
+    }
+}
+
+static void ukr_any(int mr, int kc, const float *x, int ldx, const float *wp, float *y, int ldy,
+                    int acc)
+{
+    switch (mr) {
+#define CASE(m) \
+    case m: ukr(m, kc, x, ldx, wp, y, ldy, acc); break;
+    CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) CASE(9) CASE(10) CASE(11)
+    CASE(12)
+#undef CASE
+    }
+}
+
+/* rows [r0, r1) of y */
+static void gemm_packed_rows(const float *x, int ldx, int r0, int r1, const ss_packed_w *W,
+                             const float *b, float *y, int ldy, int flags)
+{
+    const int in = W->in, nob = W->out / 32;
+    int kc = 131072 / W->out; /* one K block of all panels ~ 512 KiB */
+    kc = kc < 64 ? 64 : kc;
+    if (kc >= in) kc = in;
+    for (int k0 = 0; k0 < in; k0 += kc) {
+        const int kl = k0 + kc < in ? kc : in - k0;
+        const int acc = k0 > 0 || (flags & SS_GEMM_ACC);
+        const int last = k0 + kl == in;
+        for (int i = r0; i < r1; i += MR) {
+            const int mr = i + MR < r1 ? MR : r1 - i;
+            for (int ob = 0; ob < nob; ob++) {
+                float *yt = y + (size_t)i * ldy + ob * 32;
+                ukr_any(mr, kl, x + (size_t)i * ldx + k0, ldx,
+                        W->p + ((size_t)ob * in + k0) * 32, yt, ldy, acc);
+                if (last && (b || (flags & SS_GEMM_GELU))) {
+                    const int gelu = flags & SS_GEMM_GELU;
+                    const __m512 b0 = b ? _mm512_loadu_ps(b + ob * 32) : _mm512_setzero_ps();
+                    const __m512 b1 = b ? _mm512_loadu_ps(b + ob * 32 + 16) : _mm512_setzero_ps();
+                    for (int r = 0; r < mr; r++) {
+                        float *t = yt + (size_t)r * ldy;
+                        __m512 v0 = _mm512_add_ps(_mm512_loadu_ps(t), b0);
+                        __m512 v1 = _mm512_add_ps(_mm512_loadu_ps(t + 16), b1);
+                        if (gelu) v0 = ss_gelu16(v0), v1 = ss_gelu16(v1);
+                        _mm512_storeu_ps(t, v0);
+                        _mm512_storeu_ps(t + 16, v1);
+                    }
+                }
+            }
+        }
+    }
+}
+#endif
+
+void ss_gemm_packed(const float *x, int ldx, int n, const ss_packed_w *W, const float *b, float *y,
+                    int ldy, int flags)
+{
+#ifdef __AVX512F__
+    if (W->p) {
+        const int blocks = (n + MR - 1) / MR;
+        int nt = g_threads < blocks ? g_threads : blocks;
+        if ((double)n * W->in * W->out < 2e6) nt = 1;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+        {
+#ifdef _OPENMP
+            const int t = omp_get_thread_num(), T = omp_get_num_threads();
+#else
+            const int t = 0, T = 1;
+#endif
+            int r0 = (int)((long)blocks * t / T) * MR, r1 = (int)((long)blocks * (t + 1) / T) * MR;
+            if (r1 > n) r1 = n;
+            if (r1 > r0) gemm_packed_rows(x, ldx, r0, r1, W, b, y, ldy, flags);
+        }
+        return;
+    }
+#endif
+    ss_gemm_nt(x, ldx, n, W->in, W->w, W->out, y, ldy, (flags & SS_GEMM_ACC) ? 1.0f : 0.0f);
+    if (b || (flags & SS_GEMM_GELU)) {
+        const int out = W->out, gelu = flags & SS_GEMM_GELU;
+#pragma omp parallel for schedule(static) num_threads(g_threads) if ((size_t)n * out >= 65536)
+        for (int i = 0; i < n; i++) {
+            float *r = y + (size_t)i * ldy;
+#pragma omp simd
+            for (int j = 0; j < out; j++) {
+                float v = r[j] + (b ? b[j] : 0.0f);
+                r[j] = gelu ? ss_gelu_approx(v) : v;
+            }
+        }
+    }
+}
+
 void ss_linear(const float *x, int n, int in, const float *W, const float *b, int out, float *y)
 {
     ss_linear_ld(x, in, n, in, W, b, out, y, out);
@@ -126,6 +272,20 @@ void ss_gelu(float *x, size_t n)
 
 void ss_bias_gelu(float *y, size_t n, int c, const float *b)
 {
+#ifdef __AVX512F__
+    if (c % 16 == 0) {
+#pragma omp parallel for schedule(static) num_threads(g_threads) if (n * (size_t)c >= 65536)
+        for (size_t i = 0; i < n; i++) {
+            float *r = y + i * (size_t)c;
+            for (int j = 0; j < c; j += 16) {
+                __m512 v = _mm512_loadu_ps(r + j);
+                if (b) v = _mm512_add_ps(v, _mm512_loadu_ps(b + j));
+                _mm512_storeu_ps(r + j, ss_gelu16(v));
+            }
+        }
+        return;
+    }
+#endif
 #pragma omp parallel for schedule(static) num_threads(g_threads) if (n * (size_t)c >= 65536)
     for (size_t i = 0; i < n; i++) {
         float *r = y + i * (size_t)c;

@@ -13,6 +13,22 @@ void ss_linear_ld(const float *x, int ldx, int n, int in, const float *W, const 
  * (BLAS itself runs single-threaded; call it outside OpenMP parallel regions). */
 void ss_gemm_nt(const float *x, int ldx, int n, int in, const float *W, int out, float *y, int ldy,
                 float beta);
+/* A linear weight W (out, in) repacked once for ss_gemm_packed: panels of 32 outputs,
+ * p[(o / 32) * in * 32 + k * 32 + o % 32] = W[o, k]. `w` keeps the original (out, in) pointer
+ * (used when the build has no AVX-512 kernel). out must be a multiple of 32. */
+typedef struct {
+    int out, in;
+    const float *w; /* (out, in), not owned */
+    float *p;       /* (out / 32, in, 32), owned (NULL without the AVX-512 kernel) */
+} ss_packed_w;
+int ss_pack_w(ss_packed_w *pw, const float *W, int out, int in); /* 0, or -1: out of memory */
+void ss_packed_free(ss_packed_w *pw);
+enum { SS_GEMM_ACC = 1, SS_GEMM_GELU = 2 };
+/* y (n, out) = [y +] x (n, in) . W^T [+ b] [then GELU]; flags: SS_GEMM_ACC adds to y (the bias,
+ * if any, is still added), SS_GEMM_GELU applies GELU at the end. Rows split over
+ * ss_get_threads() threads; call outside OpenMP parallel regions. */
+void ss_gemm_packed(const float *x, int ldx, int n, const ss_packed_w *W, const float *b, float *y,
+                    int ldy, int flags);
 /* LayerNorm over the last dim of (n, c), in place or x -> y. */
 void ss_layernorm(const float *x, float *y, int n, int c, const float *g, const float *b, float eps);
 /* LayerNorm2d: x (c, hw) channel-first, normalised over c for every pixel. */
@@ -64,6 +80,48 @@ static inline float ss_gelu_approx(float x)
     float h = 0.5f * x * e;
     return x < 0.0f ? h : x - h;
 }
+
+#ifdef __AVX512F__
+#include <immintrin.h>
+/* 16-lane versions of the two functions above (same formulas; the reciprocal is rcp14 plus
+ * one Newton step, exp scales with vscalefps). */
+static inline __m512 ss_expf16(__m512 x)
+{
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+    x = _mm512_min_ps(x, _mm512_set1_ps(88.0f));
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), r);
+    __m512 p = _mm512_set1_ps(1.98412698412698e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.38888888888889e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.33333333333333e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.16666666666667e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.66666666666667e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+static inline __m512 ss_gelu16(__m512 x)
+{
+    const __m512 az = _mm512_mul_ps(_mm512_abs_ps(x), _mm512_set1_ps(0.70710678118654752f));
+    const __m512 den = _mm512_fmadd_ps(az, _mm512_set1_ps(0.3275911f), _mm512_set1_ps(1.0f));
+    __m512 t = _mm512_rcp14_ps(den);
+    t = _mm512_mul_ps(t, _mm512_fnmadd_ps(den, t, _mm512_set1_ps(2.0f))); /* Newton step */
+    __m512 q = _mm512_set1_ps(1.061405429f);
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(-1.453152027f));
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(1.421413741f));
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(-0.284496736f));
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(0.254829592f));
+    const __m512 e = _mm512_mul_ps(_mm512_mul_ps(q, t),
+                                   ss_expf16(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), az), az)));
+    const __m512 h = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), e);
+    const __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+    return _mm512_mask_blend_ps(neg, _mm512_sub_ps(x, h), h);
+}
+#endif
 
 /* y (n, c) = gelu(y + b) per row; b may be NULL. */
 void ss_bias_gelu(float *y, size_t n, int c, const float *b);
