@@ -12,10 +12,11 @@
  * and linears are plain GEMMs against the checkpoint's (out, in) weights
  * (cblas_sgemm RowMajor, NoTrans, Trans). Depthwise and 3x3 conv weights are repacked once at
  * bind time into tap-major tables (derived constants, owned by ss_encoder_w).
- * Threading: one OpenMP pool of ss_get_threads() threads for everything; GEMMs go through
- * ss_gemm_nt (rows split across the pool, single-threaded BLAS per thread).
+ * Threading: one OpenMP parallel region for the whole pass; each stage shares out bands of
+ * rows, windows or chunks (`omp for`), and each thread runs the whole pipeline of its share
+ * with sequential kernels (GEMMs: ss_gemm_packed_seq), so there is one barrier per stage.
  * Large maps are processed in bands of rows so that intermediates stay in cache and the
- * scratch stays small (see SCRATCH below). */
+ * scratch stays small (see "scratch" below). */
 #include "encoder.h"
 
 #include <assert.h>
@@ -25,6 +26,10 @@
 #include <string.h>
 
 #include "ops.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #define HEAD_DIM 32     /* key_dim = d = dim / heads in every TinyViT stage of MobileSAM */
 #define MAX_WIN_N 196   /* 14 x 14 window tokens */
@@ -64,6 +69,7 @@ typedef struct {
 } vit_block;
 
 struct ss_encoder_w {
+    int n_threads;       /* ss_get_threads() at bind time: upper bound for the forward pass */
     float *pe1_w;        /* (27, 32): [ci*9 + ky*3 + kx][co], owned */
     const float *pe1_b;  /* (32) */
     float *pe2_w;        /* (64, 288): [co][(ky*3 + kx)*32 + ci], owned */
@@ -224,6 +230,7 @@ ss_encoder_w *ss_encoder_bind(ss_weights *w, char *err, size_t errlen)
         snprintf(err, errlen, "%s: out of memory", __func__);
         return NULL;
     }
+    e->n_threads = ss_get_threads();
     /* patch_embed */
     GET(t, SS_DIMS(32, 3, 3, 3), "image_encoder.patch_embed.seq.0.c.weight");
     if (!(e->pe1_w = malloc(sizeof(float) * 27 * 32))) goto nomem;
@@ -297,34 +304,69 @@ void ss_encoder_free(ss_encoder_w *e)
 }
 
 /* ---- scratch ------------------------------------------------------------------------------
- * XA, XB: (256*256, 64) each — the ping-pong token maps of every stage (later stages are
- *          smaller and reuse them).
- * B1, B2: band buffers (the largest band of any stage; checked by asserts below). */
+ * XA, XB   (256*256, 64) each: the ping-pong token maps of every stage (later, smaller stages
+ *          reuse them; the neck uses one for its two (4096, 256) maps).
+ * per thread, SZ_T floats: the band / window / chunk buffers of the stage being run.
+ * The per-thread part is sized for ss_get_threads() at the time of the call; the forward pass
+ * uses min(ss_get_threads(), threads at bind time) threads, so raising the thread count after
+ * the model was loaded never overruns it. */
 #define SZ_X ((size_t)256 * 256 * 64)
-#define BAND_PE 16   /* patch_embed conv2 output rows per band */
-#define BAND_MB 16   /* MBConv output rows per band (256 wide) */
-#define BAND_PM 8    /* PatchMerging output rows per band */
-#define BAND_NECK 8  /* neck 3x3 conv output rows per band */
-#define MLP_ROWS 512 /* TinyViT MLP tokens per chunk */
-#define SZ_B1 ((size_t)18 * 256 * 256) /* MBConv conv1 band: (BAND_MB + 2) rows x 256 x 256 */
-#define SZ_B2 ((size_t)16 * 256 * 288) /* patch_embed im2col band: BAND_PE*256 x 288 */
+#define BAND_PE 8    /* patch_embed conv2 output rows per band (256 wide) */
+#define BAND_MB 8    /* MBConv output rows per band (256 wide) */
+#define BAND_PM 4    /* PatchMerging output rows per band */
+#define BAND_NECK 4  /* neck 3x3 conv output rows per band (64 wide) */
+#define CHUNK 128    /* TinyViT local conv + MLP: tokens per chunk (whole image rows) */
+/* largest per-thread need: MBConv band, conv1 (BAND_MB + 2) rows + dw BAND_MB rows, 256 x 256 */
+#define SZ_T ((size_t)(2 * BAND_MB + 2) * 256 * 256)
 
-size_t ss_encoder_scratch_floats(void) { return 2 * SZ_X + SZ_B1 + SZ_B2; }
+static int enc_threads(const ss_encoder_w *e)
+{
+    int nt = ss_get_threads();
+    return nt < e->n_threads ? nt : e->n_threads;
+}
 
-/* ---- kernels ------------------------------------------------------------------------------ */
+size_t ss_encoder_scratch_floats(void)
+{
+    int nt = ss_get_threads();
+    return 2 * SZ_X + (size_t)(nt > 0 ? nt : 1) * SZ_T;
+}
 
-/* Depthwise 3x3, pad 1, stride s, on a channel-last map whose rows [row0, row0 + nrows) of an
+#ifdef _OPENMP
+#define THREAD_ID() omp_get_thread_num()
+#else
+#define THREAD_ID() 0
+#endif
+
+/* ---- kernels (sequential; the stages below share work out with orphaned `omp for`) -------- */
+
+/* LayerNorm over the last dim of (n, c), x -> y (may alias). */
+static void ln_rows(const float *x, float *y, int n, int c, const float *g, const float *b, float eps)
+{
+    for (int i = 0; i < n; i++) {
+        const float *xi = x + (size_t)i * c;
+        float *yi = y + (size_t)i * c;
+        float sum = 0.0f, var = 0.0f;
+#pragma omp simd reduction(+ : sum)
+        for (int j = 0; j < c; j++) sum += xi[j];
+        const float m = sum / (float)c;
+#pragma omp simd reduction(+ : var)
+        for (int j = 0; j < c; j++) var += (xi[j] - m) * (xi[j] - m);
+        const float inv = 1.0f / sqrtf(var / (float)c + eps);
+#pragma omp simd
+        for (int j = 0; j < c; j++) yi[j] = (xi[j] - m) * inv * g[j] + b[j];
+    }
+}
+
+/* Depthwise 3x3 (sequential), pad 1, stride s, on a channel-last map whose rows [row0, row0 + nrows) of an
  * H x W image are present in x ((nrows * W, C)); rows outside [0, H) are zero padding.
  * Writes output rows [oy0, oy1) of the (Ho, Wo) result to y ((oy1 - oy0) * Wo, C), adding bias
  * and applying GELU when gelu != 0. */
 static void dw3x3(const float *x, int H, int W, int row0, int nrows, int C, const float *w9,
                   const float *b, int s, int oy0, int oy1, int Wo, float *y, int gelu)
 {
-    const int nt = ss_get_threads();
 #ifdef __AVX512F__
     if (C % 16 == 0) {
         /* 16 channels at a time: the 9 taps and the bias stay in registers along a row */
-#pragma omp parallel for schedule(static) num_threads(nt) collapse(2)
         for (int oy = oy0; oy < oy1; oy++)
             for (int c0 = 0; c0 < C; c0 += 16) {
                 __m512 wt[9];
@@ -356,7 +398,6 @@ static void dw3x3(const float *x, int H, int W, int row0, int nrows, int C, cons
         return;
     }
 #endif
-#pragma omp parallel for schedule(static) num_threads(nt) collapse(2)
     for (int oy = oy0; oy < oy1; oy++)
         for (int ox = 0; ox < Wo; ox++) {
             float *o = y + ((size_t)(oy - oy0) * Wo + ox) * C;
@@ -382,14 +423,11 @@ static void dw3x3(const float *x, int H, int W, int row0, int nrows, int C, cons
         }
 }
 
-/* im2col of a 3x3 pad-1 stride-s conv on a channel-last map (rows [row0, row0+nrows) present):
- * col ((oy1-oy0) * Wo, 9 * C), column index (ky*3 + kx)*C + ci. */
-static void im2col3x3(const float *x, int H, int W, int row0, int nrows, int C, int s, int oy0,
-                      int oy1, int Wo, float *col)
+/* im2col (sequential) of a 3x3 pad-1 stride-s conv on a channel-last map (rows [row0, ...)
+ * present): col ((oy1-oy0) * Wo, 9 * C), column index (ky*3 + kx)*C + ci. */
+static void im2col3x3(const float *x, int H, int W, int row0, int C, int s, int oy0, int oy1,
+                      int Wo, float *col)
 {
-    const int nt = ss_get_threads();
-    (void)nrows;
-#pragma omp parallel for schedule(static) num_threads(nt)
     for (int oy = oy0; oy < oy1; oy++)
         for (int ox = 0; ox < Wo; ox++) {
             float *cr = col + ((size_t)(oy - oy0) * Wo + ox) * 9 * C;
@@ -409,18 +447,17 @@ static void im2col3x3(const float *x, int H, int W, int row0, int nrows, int C, 
 
 /* ---- patch_embed ---------------------------------------------------------------------------
  * in (3, 1024, 1024) -> Conv_BN 3->32 3x3/2 + GELU (512, 512, 32) -> Conv_BN 32->64 3x3/2
- * -> x (256*256, 64). Done in bands of BAND_PE output rows; the first conv is computed for
- * the 2*BAND_PE+1 rows a band needs. */
-static void patch_embed(const ss_encoder_w *e, const float *in, float *x, float *b1, float *b2)
+ * -> x (256*256, 64). Bands of BAND_PE output rows; each band computes the 2*BAND_PE+1 rows
+ * of the first conv it needs (c1), then the second as im2col (col) x GEMM. */
+static void patch_embed(const ss_encoder_w *e, const float *in, float *x, float *tslots)
 {
-    const int nt = ss_get_threads();
     const size_t plane = (size_t)1024 * 1024;
+#pragma omp for schedule(static)
     for (int oy0 = 0; oy0 < 256; oy0 += BAND_PE) {
+        float *c1 = tslots + (size_t)THREAD_ID() * SZ_T;        /* ((2*BAND_PE+1) * 512, 32) */
+        float *col = c1 + (size_t)(2 * BAND_PE + 1) * 512 * 32; /* (BAND_PE * 256, 288) */
         const int oy1 = oy0 + BAND_PE;
-        const int r0 = oy0 * 2 - 1 < 0 ? 0 : oy0 * 2 - 1, r1 = oy1 * 2 - 1 + 1; /* [r0, r1) */
-        float *c1 = b1; /* ((r1 - r0) * 512, 32) conv1 rows */
-        assert((size_t)(r1 - r0) * 512 * 32 <= SZ_B1);
-#pragma omp parallel for schedule(static) num_threads(nt) collapse(2)
+        const int r0 = oy0 * 2 - 1 < 0 ? 0 : oy0 * 2 - 1, r1 = oy1 * 2; /* conv1 rows [r0, r1) */
         for (int y = r0; y < r1; y++)
             for (int xx = 0; xx < 512; xx++) {
                 float acc[32];
@@ -442,48 +479,42 @@ static void patch_embed(const ss_encoder_w *e, const float *in, float *x, float 
 #pragma omp simd
                 for (int o = 0; o < 32; o++) d[o] = ss_gelu_approx(acc[o]);
             }
-        /* conv2 as im2col (BAND_PE*256, 288) x (64, 288)^T */
-        assert((size_t)BAND_PE * 256 * 288 <= SZ_B2);
-        im2col3x3(c1, 512, 512, r0, r1 - r0, 32, 2, oy0, oy1, 256, b2);
-        float *y = x + (size_t)oy0 * 256 * 64;
-        ss_gemm_packed(b2, 288, BAND_PE * 256, &e->pe2, e->pe2_b, y, 64, 0);
+        im2col3x3(c1, 512, 512, r0, 32, 2, oy0, oy1, 256, col);
+        ss_gemm_packed_seq(col, 288, BAND_PE * 256, &e->pe2, e->pe2_b, x + (size_t)oy0 * 256 * 64,
+                           64, 0);
     }
 }
 
 /* ---- MBConv / PatchMerging -----------------------------------------------------------------
  * x (H*W, cin) -> 1x1 cin->ch + GELU -> depthwise 3x3/s + GELU -> 1x1 ch->cout -> y (Ho*Wo, cout);
- * MBConv (residual): y = GELU(y + x). Bands of `band` output rows. */
+ * MBConv (residual): y = GELU(y + x). Bands of `band` output rows; each band recomputes the
+ * conv1 rows it needs (1 or 2 extra). */
 static void mb_forward(const mb_unit *u, const float *x, int H, int W, float *y, int residual,
-                       int band, float *b1, float *b2)
+                       int band, float *tslots)
 {
     const int s = u->stride, Ho = (H - 1) / s + 1, Wo = (W - 1) / s + 1;
+#pragma omp for schedule(static)
     for (int oy0 = 0; oy0 < Ho; oy0 += band) {
         const int oy1 = oy0 + band < Ho ? oy0 + band : Ho;
         const int r0 = oy0 * s - 1 < 0 ? 0 : oy0 * s - 1;
         const int r1 = (oy1 - 1) * s + 2 < H ? (oy1 - 1) * s + 2 : H; /* input rows [r0, r1) */
         const size_t nin = (size_t)(r1 - r0) * W, nout = (size_t)(oy1 - oy0) * Wo;
-        assert(nin * u->ch <= SZ_B1 && nout * u->ch <= SZ_B2);
-        /* conv1 + GELU: b1 (nin, ch) */
-        ss_gemm_packed(x + (size_t)r0 * W * u->cin, u->cin, (int)nin, &u->w1, u->b1, b1, u->ch,
-                       SS_GEMM_GELU);
-        /* conv2 (depthwise) + GELU: b2 (nout, ch) */
+        float *b1 = tslots + (size_t)THREAD_ID() * SZ_T; /* (nin, ch) */
+        float *b2 = b1 + nin * u->ch;                     /* (nout, ch) */
+        assert((nin + nout) * u->ch <= SZ_T);
+        /* conv1 + GELU */
+        ss_gemm_packed_seq(x + (size_t)r0 * W * u->cin, u->cin, (int)nin, &u->w1, u->b1, b1, u->ch,
+                           SS_GEMM_GELU);
+        /* conv2 (depthwise) + GELU */
         dw3x3(b1, H, W, r0, r1 - r0, u->ch, u->dw, u->bdw, s, oy0, oy1, Wo, b2, 1);
-        /* conv3: y rows [oy0, oy1) (nout, cout) */
+        /* conv3 (+ shortcut, GELU) */
         float *yo = y + (size_t)oy0 * Wo * u->cout;
-        ss_gemm_packed(b2, u->ch, (int)nout, &u->w3, u->b3, yo, u->cout, 0);
+        ss_gemm_packed_seq(b2, u->ch, (int)nout, &u->w3, u->b3, yo, u->cout, 0);
         if (residual) {
             const float *xo = x + (size_t)oy0 * W * u->cin;
             const size_t n = nout * u->cout;
-            const int nt = ss_get_threads();
-            const int C = u->cout;
-#pragma omp parallel for schedule(static) num_threads(nt)
-            for (size_t i = 0; i < nout; i++) {
-                float *r = yo + i * C;
-                const float *xr = xo + i * C;
 #pragma omp simd
-                for (int c = 0; c < C; c++) r[c] = ss_gelu_approx(r[c] + xr[c]);
-            }
-            (void)n;
+            for (size_t i = 0; i < n; i++) yo[i] = ss_gelu_approx(yo[i] + xo[i]);
         }
     }
 }
@@ -634,133 +665,153 @@ static void window_head(const float *const *rows, const int *dst, int n, int h,
 
 #endif
 
-/* x (H*W, C) in place: x += proj(attn(norm(x))) with windows of ws x ws over the map
- * zero-padded at the bottom/right to a multiple of ws; one row of windows at a time.
- * xn, qkv, ao: band buffers (ws*W, C), (ws*W, 3C), (ws*W, C). */
-static void block_attention(const vit_block *b, float *x, int H, int W, float *xn, float *qkv,
-                            float *ao)
+/* TinyViT block, attention half, in place on x (H*W, C): x += proj(attn(norm(x))) with
+ * ws x ws windows over the map zero-padded at the bottom/right to a multiple of ws. One
+ * window per task: its real tokens are gathered (t), normalised and projected to qkv; padding
+ * tokens use the constant pad_qkv row; only real queries are computed and written back. */
+static void block_attention(const vit_block *b, float *x, int H, int W, float *tslots)
 {
     const int C = b->dim, ws = b->ws, n = b->n, heads = b->heads;
     const int nwx = (W + ws - 1) / ws, nwy = (H + ws - 1) / ws;
-    const int nt = ss_get_threads();
-    for (int wy = 0; wy < nwy; wy++) {
-        const int y0 = wy * ws, y1 = y0 + ws < H ? y0 + ws : H;
-        const int ntok = (y1 - y0) * W;
-        float *xr = x + (size_t)y0 * W * C;
-        /* attn.norm + attn.qkv for the band's real tokens: qkv (ntok, 3C) */
-        ss_layernorm(xr, xn, ntok, C, b->norm_w, b->norm_b, 1e-5f);
-        ss_gemm_packed(xn, C, ntok, &b->qkv, b->qkv_b, qkv, 3 * C, 0);
-        /* softmax attention per (window, head): ao (ntok, C) */
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-        for (int task = 0; task < nwx * heads; task++) {
-            const int wx = task / heads, h = task % heads;
-            const float *rows[MAX_WIN_N];
-            int dst[MAX_WIN_N];
-            for (int i = 0; i < ws; i++)
-                for (int j = 0; j < ws; j++) {
-                    const int yy = y0 + i, xx = wx * ws + j, t = i * ws + j;
-                    if (yy < H && xx < W) {
-                        dst[t] = (yy - y0) * W + xx;
-                        rows[t] = qkv + (size_t)dst[t] * 3 * C;
-                    } else {
-                        dst[t] = -1;
-                        rows[t] = b->pad_qkv;
-                    }
+#pragma omp for schedule(dynamic, 1)
+    for (int win = 0; win < nwx * nwy; win++) {
+        float *t = tslots + (size_t)THREAD_ID() * SZ_T; /* (nr, C) normalised tokens */
+        float *qkv = t + (size_t)n * C;                  /* (nr, 3C) */
+        float *ao = qkv + (size_t)n * 3 * C;             /* (nr, C) attention output */
+        const float *rows[MAX_WIN_N];
+        int dst[MAX_WIN_N], src[MAX_WIN_N];
+        const int wy = win / nwx, wx = win % nwx;
+        int nr = 0;
+        for (int i = 0; i < ws; i++)
+            for (int j = 0; j < ws; j++) {
+                const int yy = wy * ws + i, xx = wx * ws + j, k = i * ws + j;
+                if (yy < H && xx < W) {
+                    src[nr] = yy * W + xx;
+                    dst[k] = nr++;
+                } else {
+                    dst[k] = -1;
                 }
-            window_head(rows, dst, n, h, b->bias + (size_t)h * n * n, ao, C);
+            }
+        for (int r = 0; r < nr; r++)
+            ln_rows(x + (size_t)src[r] * C, t + (size_t)r * C, 1, C, b->norm_w, b->norm_b, 1e-5f);
+        ss_gemm_packed_seq(t, C, nr, &b->qkv, b->qkv_b, qkv, 3 * C, 0);
+        for (int k = 0; k < n; k++) rows[k] = dst[k] >= 0 ? qkv + (size_t)dst[k] * 3 * C : b->pad_qkv;
+        for (int h = 0; h < heads; h++) window_head(rows, dst, n, h, b->bias + (size_t)h * n * n, ao, C);
+        /* attn.proj, then residual into the window's tokens */
+        ss_gemm_packed_seq(ao, C, nr, &b->proj, b->proj_b, t, C, 0);
+        for (int r = 0; r < nr; r++) {
+            float *xr = x + (size_t)src[r] * C;
+            const float *tr = t + (size_t)r * C;
+#pragma omp simd
+            for (int c = 0; c < C; c++) xr[c] += tr[c];
         }
-        /* attn.proj + residual: x += ao . Wp^T + bp */
-        ss_gemm_packed(ao, C, ntok, &b->proj, b->proj_b, xr, C, SS_GEMM_ACC);
     }
 }
 
-/* TinyViT block: x (H*W, C) -> y (H*W, C).
- * x += attn(x); y = local_conv(x) (depthwise 3x3 Conv_BN); y += mlp(y). */
-static void vit_block_forward(const vit_block *b, float *x, int H, int W, float *y, float *b1,
-                              float *b2)
+/* TinyViT block, second half: y = local_conv(x) (depthwise 3x3 Conv_BN), y += mlp(y), in
+ * chunks of whole image rows (CHUNK tokens). */
+static void block_conv_mlp(const vit_block *b, const float *x, int H, int W, float *y, float *tslots)
 {
-    const int C = b->dim;
-    const size_t band = (size_t)b->ws * W;
-    assert(band * C * 2 <= SZ_B1 && band * 3 * C <= SZ_B2);
-    block_attention(b, x, H, W, b1, b2, b1 + band * C);
-    /* local_conv */
-    dw3x3(x, H, W, 0, H, C, b->local_w, b->local_b, 1, 0, H, W, y, 0);
-    /* mlp: y += fc2(GELU(fc1(norm(y)))) in chunks of MLP_ROWS tokens */
-    const int ntok = H * W;
-    assert((size_t)MLP_ROWS * C <= SZ_B1 && (size_t)MLP_ROWS * 4 * C <= SZ_B2);
-    for (int r0 = 0; r0 < ntok; r0 += MLP_ROWS) {
-        const int m = r0 + MLP_ROWS < ntok ? MLP_ROWS : ntok - r0;
-        float *yr = y + (size_t)r0 * C;
-        ss_layernorm(yr, b1, m, C, b->mlp_norm_w, b->mlp_norm_b, 1e-5f); /* b1 (m, C) */
-        ss_gemm_packed(b1, C, m, &b->fc1, b->fc1_b, b2, 4 * C, SS_GEMM_GELU); /* b2 (m, 4C) */
-        ss_gemm_packed(b2, 4 * C, m, &b->fc2, b->fc2_b, yr, C, SS_GEMM_ACC);
+    const int C = b->dim, rows = CHUNK / W > 0 ? CHUNK / W : 1;
+#pragma omp for schedule(static)
+    for (int y0 = 0; y0 < H; y0 += rows) {
+        const int y1 = y0 + rows < H ? y0 + rows : H, m = (y1 - y0) * W;
+        float *t = tslots + (size_t)THREAD_ID() * SZ_T; /* (m, C) */
+        float *hid = t + (size_t)m * C;                  /* (m, 4C) */
+        float *yr = y + (size_t)y0 * W * C;
+        dw3x3(x, H, W, 0, H, C, b->local_w, b->local_b, 1, y0, y1, W, yr, 0);
+        ln_rows(yr, t, m, C, b->mlp_norm_w, b->mlp_norm_b, 1e-5f);
+        ss_gemm_packed_seq(t, C, m, &b->fc1, b->fc1_b, hid, 4 * C, SS_GEMM_GELU);
+        ss_gemm_packed_seq(hid, 4 * C, m, &b->fc2, b->fc2_b, yr, C, SS_GEMM_ACC);
     }
 }
 
 /* ---- neck ---------------------------------------------------------------------------------
- * x (64*64, 320) -> 1x1 320->256 (no bias) -> LayerNorm2d -> 3x3 256->256 pad 1 (no bias)
- * -> LayerNorm2d -> out (256, 64*64) channel-first. t, u: (4096, 256) each; col: im2col band. */
-static void neck_forward(const ss_encoder_w *e, const float *x, float *t, float *u, float *col,
-                         float *out)
+ * x (64*64, 320) -> 1x1 320->256 (no bias) -> LayerNorm2d -> t (4096, 256); then
+ * 3x3 256->256 pad 1 (no bias) -> LayerNorm2d -> out (256, 64*64) channel-first. The second
+ * half needs all of t (barrier between the two loops). */
+static void neck_forward(const ss_encoder_w *e, const float *x, float *t, float *out, float *tslots)
 {
-    ss_gemm_packed(x, 320, 4096, &e->neck0, NULL, t, 256, 0);
-    ss_layernorm(t, t, 4096, 256, e->ln1_w, e->ln1_b, 1e-6f);
-    assert((size_t)BAND_NECK * 64 * 9 * 256 <= SZ_B2);
-    for (int oy0 = 0; oy0 < 64; oy0 += BAND_NECK) {
-        im2col3x3(t, 64, 64, 0, 64, 256, 1, oy0, oy0 + BAND_NECK, 64, col);
-        ss_gemm_packed(col, 9 * 256, BAND_NECK * 64, &e->neck2, NULL, u + (size_t)oy0 * 64 * 256, 256, 0);
+#pragma omp for schedule(static)
+    for (int y0 = 0; y0 < 64; y0 += 2) {
+        float *tr = t + (size_t)y0 * 64 * 256;
+        ss_gemm_packed_seq(x + (size_t)y0 * 64 * 320, 320, 128, &e->neck0, NULL, tr, 256, 0);
+        ln_rows(tr, tr, 128, 256, e->ln1_w, e->ln1_b, 1e-6f);
     }
-    ss_layernorm(u, u, 4096, 256, e->ln2_w, e->ln2_b, 1e-6f);
-    /* (4096, 256) -> (256, 4096) */
-    const int nt = ss_get_threads();
-#pragma omp parallel for schedule(static) num_threads(nt)
-    for (int c0 = 0; c0 < 256; c0 += 16)
-        for (int p = 0; p < 4096; p++)
-            for (int c = c0; c < c0 + 16; c++) out[(size_t)c * 4096 + p] = u[(size_t)p * 256 + c];
+#pragma omp for schedule(static)
+    for (int oy0 = 0; oy0 < 64; oy0 += BAND_NECK) {
+        float *col = tslots + (size_t)THREAD_ID() * SZ_T; /* (BAND_NECK * 64, 2304) */
+        float *u = col + (size_t)BAND_NECK * 64 * 2304;   /* (BAND_NECK * 64, 256) */
+        const int np = BAND_NECK * 64;
+        im2col3x3(t, 64, 64, 0, 256, 1, oy0, oy0 + BAND_NECK, 64, col);
+        ss_gemm_packed_seq(col, 2304, np, &e->neck2, NULL, u, 256, 0);
+        ln_rows(u, u, np, 256, e->ln2_w, e->ln2_b, 1e-6f);
+        /* (np, 256) -> out[:, oy0*64 ...] channel-first */
+        for (int c0 = 0; c0 < 256; c0 += 16)
+            for (int p = 0; p < np; p++)
+                for (int c = c0; c < c0 + 16; c++)
+                    out[(size_t)c * 4096 + (size_t)oy0 * 64 + p] = u[(size_t)p * 256 + c];
+    }
 }
 
 int ss_encoder_forward(const ss_encoder_w *e, const float *input, float *out, float *scratch,
                        ss_abort_cb abort_cb, void *abort_ud)
 {
-    float *xa = scratch;         /* token maps, (H*W, C) */
+    float *xa = scratch;      /* token maps, (H*W, C) */
     float *xb = xa + SZ_X;
-    float *b1 = xb + SZ_X;       /* band buffers */
-    float *b2 = b1 + SZ_B1;
-#define CHECK_ABORT()                                              \
-    do {                                                           \
-        if (abort_cb && abort_cb(abort_ud)) return SS_ERR_ABORTED; \
-    } while (0)
+    float *ts = xb + SZ_X;    /* per-thread buffers, SZ_T each */
+    int stop = 0;
+    _Static_assert((size_t)(2 * BAND_PE + 1) * 512 * 32 + (size_t)BAND_PE * 256 * 288 <= SZ_T,
+                   "patch_embed band");
+    _Static_assert((size_t)BAND_NECK * 64 * (2304 + 256) <= SZ_T, "neck band");
+    _Static_assert((size_t)CHUNK * 5 * 320 <= SZ_T && (size_t)MAX_WIN_N * 5 * 160 <= SZ_T &&
+                   (size_t)49 * 5 * 320 <= SZ_T, "TinyViT buffers");
 
-    /* patch_embed: (3, 1024, 1024) -> xa (256*256, 64) */
-    patch_embed(e, input, xa, b1, b2);
-    CHECK_ABORT();
-    /* layers.0: MBConv x2 (256*256, 64), then PatchMerging -> (128*128, 128) */
-    mb_forward(&e->mb[0], xa, 256, 256, xb, 1, BAND_MB, b1, b2);
-    CHECK_ABORT();
-    mb_forward(&e->mb[1], xb, 256, 256, xa, 1, BAND_MB, b1, b2);
-    CHECK_ABORT();
-    mb_forward(&e->pm[0], xa, 256, 256, xb, 0, BAND_PM, b1, b2);
-    CHECK_ABORT();
-    /* layers.1..3: TinyViT blocks (+ PatchMerging after layers.1 and .2) */
-    float *x = xb, *y = xa;
-    int k = 0;
-    for (int l = 1; l < 4; l++) {
-        const int res = st_res[l];
-        for (int i = 0; i < st_depth[l]; i++) {
-            vit_block_forward(&e->blk[k++], x, res, res, y, b1, b2);
-            float *t = x;
-            x = y, y = t;
-            CHECK_ABORT();
+    /* One parallel region for the whole pass: every stage shares its bands / windows / chunks
+     * out with `omp for` (whose implicit barrier separates stages); the calling thread polls
+     * the abort callback between blocks and all threads leave together. */
+#pragma omp parallel num_threads(enc_threads(e))
+    {
+#define CHECK_ABORT()                                         \
+    _Pragma("omp master") stop = abort_cb && abort_cb(abort_ud); \
+    _Pragma("omp barrier") if (stop) goto done;
+
+        /* patch_embed: (3, 1024, 1024) -> xa (256*256, 64) */
+        patch_embed(e, input, xa, ts);
+        CHECK_ABORT();
+        /* layers.0: 2 MBConv (256*256, 64), then PatchMerging -> xb (128*128, 128) */
+        mb_forward(&e->mb[0], xa, 256, 256, xb, 1, BAND_MB, ts);
+        CHECK_ABORT();
+        mb_forward(&e->mb[1], xb, 256, 256, xa, 1, BAND_MB, ts);
+        CHECK_ABORT();
+        mb_forward(&e->pm[0], xa, 256, 256, xb, 0, BAND_PM, ts);
+        CHECK_ABORT();
+        /* layers.1..3: TinyViT blocks (+ PatchMerging after layers.1 and .2) */
+        {
+            float *x = xb, *y = xa;
+            int k = 0;
+            for (int l = 1; l < 4; l++) {
+                const int res = st_res[l];
+                for (int i = 0; i < st_depth[l]; i++) {
+                    block_attention(&e->blk[k], x, res, res, ts);
+                    block_conv_mlp(&e->blk[k], x, res, res, y, ts);
+                    k++;
+                    float *tmp = x;
+                    x = y, y = tmp;
+                    CHECK_ABORT();
+                }
+                if (l < 3) {
+                    mb_forward(&e->pm[l], x, res, res, y, 0, BAND_PM, ts);
+                    float *tmp = x;
+                    x = y, y = tmp;
+                    CHECK_ABORT();
+                }
+            }
+            /* neck: x (64*64, 320) -> out (256, 64, 64) */
+            neck_forward(e, x, y, out, ts);
         }
-        if (l < 3) {
-            mb_forward(&e->pm[l], x, res, res, y, 0, BAND_PM, b1, b2);
-            float *t = x;
-            x = y, y = t;
-            CHECK_ABORT();
-        }
-    }
-    /* neck: x (64*64, 320) -> out (256, 64, 64) */
-    neck_forward(e, x, y, y + (size_t)4096 * 256, b2, out);
-    return SS_OK;
+    done:;
 #undef CHECK_ABORT
+    }
+    return stop ? SS_ERR_ABORTED : SS_OK;
 }

@@ -221,6 +221,26 @@ void ss_gemm_packed(const float *x, int ldx, int n, const ss_packed_w *W, const 
     }
 }
 
+void ss_gemm_packed_seq(const float *x, int ldx, int n, const ss_packed_w *W, const float *b,
+                        float *y, int ldy, int flags)
+{
+#ifdef __AVX512F__
+    if (W->p) {
+        gemm_packed_rows(x, ldx, 0, n, W, b, y, ldy, flags);
+        return;
+    }
+#endif
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, W->out, W->in, 1.0f, x, ldx, W->w,
+                W->in, (flags & SS_GEMM_ACC) ? 1.0f : 0.0f, y, ldy);
+    for (int i = 0; i < n; i++) {
+        float *r = y + (size_t)i * ldy;
+        for (int j = 0; j < W->out; j++) {
+            float v = r[j] + (b ? b[j] : 0.0f);
+            r[j] = (flags & SS_GEMM_GELU) ? ss_gelu_approx(v) : v;
+        }
+    }
+}
+
 void ss_linear(const float *x, int n, int in, const float *W, const float *b, int out, float *y)
 {
     ss_linear_ld(x, in, n, in, W, b, out, y, out);

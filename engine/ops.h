@@ -29,6 +29,9 @@ enum { SS_GEMM_ACC = 1, SS_GEMM_GELU = 2 };
  * ss_get_threads() threads; call outside OpenMP parallel regions. */
 void ss_gemm_packed(const float *x, int ldx, int n, const ss_packed_w *W, const float *b, float *y,
                     int ldy, int flags);
+/* Same, on the calling thread only (for use inside the caller's own OpenMP region). */
+void ss_gemm_packed_seq(const float *x, int ldx, int n, const ss_packed_w *W, const float *b,
+                        float *y, int ldy, int flags);
 /* LayerNorm over the last dim of (n, c), in place or x -> y. */
 void ss_layernorm(const float *x, float *y, int n, int c, const float *g, const float *b, float eps);
 /* LayerNorm2d: x (c, hw) channel-first, normalised over c for every pixel. */
