@@ -229,7 +229,8 @@ ssa_polygons_fill (const double *const *coords, const guint *n_coords, guint n_p
                   g_array_append_val (xs, xi);
                 }
             }
-          qsort (xs->data, xs->len, sizeof (double), cmp_double);
+          if (xs->len > 1)
+            qsort (xs->data, xs->len, sizeof (double), cmp_double);
           /* even-odd: pixel x is inside when its centre x + 0.5 lies in [xa, xb) */
           for (guint k = 0; k + 1 < xs->len; k += 2)
             {
