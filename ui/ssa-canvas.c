@@ -72,10 +72,14 @@ fit_view(SsaCanvas *self)
     if (!self->image || w <= 0 || h <= 0)
         return;
     int iw = gdk_texture_get_width(self->image), ih = gdk_texture_get_height(self->image);
-    self->zoom = MIN((double)w / iw, (double)h / ih);
-    self->off_x = (w - iw * self->zoom) / 2.0;
-    self->off_y = (h - ih * self->zoom) / 2.0;
-    g_object_notify_by_pspec(G_OBJECT(self), props[PROP_ZOOM]);
+    double z = MIN((double)w / iw, (double)h / ih);
+    double ox = (w - iw * z) / 2.0, oy = (h - ih * z) / 2.0;
+    gboolean changed = z != self->zoom || ox != self->off_x || oy != self->off_y;
+    self->zoom = z;
+    self->off_x = ox;
+    self->off_y = oy;
+    if (changed)
+        g_object_notify_by_pspec(G_OBJECT(self), props[PROP_ZOOM]);
 }
 
 void
@@ -478,6 +482,7 @@ on_drag_update(GtkGestureDrag *gesture, double dx, double dy, SsaCanvas *self)
         self->off_x = self->pan_off_x + dx;
         self->off_y = self->pan_off_y + dy;
         self->fit = FALSE;
+        g_object_notify_by_pspec(G_OBJECT(self), props[PROP_ZOOM]);
         gtk_widget_queue_draw(GTK_WIDGET(self));
         break;
     case DRAG_PENDING:
@@ -641,6 +646,7 @@ ssa_canvas_class_init(SsaCanvasClass *klass)
         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
     props[PROP_CIRCLES_K] = g_param_spec_int("circles-k", NULL, NULL, 1, SS_EMB_SIDE * SS_EMB_SIDE,
         64, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+    /* notified whenever the view (zoom or offset) changes */
     props[PROP_ZOOM] = g_param_spec_double("zoom", NULL, NULL, 0, G_MAXDOUBLE, 1,
         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
     g_object_class_install_properties(object_class, N_PROPS, props);

@@ -1,8 +1,7 @@
 /* ssa-window-actions.c — the window's actions (win.*) and its single-key bindings.
  *
- * Accelerators with Ctrl are application accels (ssa-application.c); the single keys (Enter,
- * Esc, Delete, PgUp/PgDn, a/d, m/c/v) are widget-class bindings, which GTK runs in the bubble
- * phase: a text entry that has the focus keeps its keys. */
+ * Accelerators with Ctrl are application accels (ssa-application.c); the single keys are a
+ * shortcut controller on the window's content (ssa_window_add_key_shortcuts). */
 #define G_LOG_DOMAIN "ssa-window"
 #include "ssa-window-private.h"
 #include "ssa-coco.h"
@@ -297,6 +296,15 @@ ssa_window_class_init_actions(GtkWidgetClass *wc)
     gtk_widget_class_install_property_action(wc, "win.compare", "compare");
     gtk_widget_class_install_property_action(wc, "win.show-circles", "show-circles");
 
+}
+
+/* Single keys (Enter, Esc, Delete, PgUp/PgDn, a/d, m/c/v) live on the window's content box,
+ * not on the window: GtkWindow's own bindings (Return = activate-default, space =
+ * activate-focus) would take them first, and a focused text entry must keep its keys (the
+ * controller runs in the bubble phase, after the focus widget). */
+void
+ssa_window_add_key_shortcuts(SsaWindow *self, GtkWidget *content)
+{
     static const struct {
         guint key;
         const char *action;
@@ -314,6 +322,10 @@ ssa_window_class_init_actions(GtkWidgetClass *wc)
         { GDK_KEY_c, "win.show-circles" },
         { GDK_KEY_v, "win.compare" },
     };
+    GtkEventController *ctl = gtk_shortcut_controller_new();
+    gtk_event_controller_set_propagation_phase(ctl, GTK_PHASE_BUBBLE);
     for (guint i = 0; i < G_N_ELEMENTS(keys); i++)
-        gtk_widget_class_add_binding_action(wc, keys[i].key, 0, keys[i].action, NULL);
+        gtk_shortcut_controller_add_shortcut(GTK_SHORTCUT_CONTROLLER(ctl),
+            gtk_shortcut_new(gtk_keyval_trigger_new(keys[i].key, 0), gtk_named_action_new(keys[i].action)));
+    gtk_widget_add_controller(content, ctl);
 }

@@ -14,6 +14,7 @@ struct _SsaWindow {
     GtkApplicationWindow parent_instance;
 
     /* template widgets */
+    GtkWidget *content;
     GtkDropDown *mode_dropdown;
     GtkRevealer *error_revealer;
     GtkLabel *error_label;
@@ -84,6 +85,7 @@ gboolean ssa_prompt_is_empty_ui(const SsaPrompt *prompt);
 /* ssa-window-actions.c */
 void ssa_window_class_init_actions(GtkWidgetClass *widget_class);
 void ssa_window_update_actions(SsaWindow *self);
+void ssa_window_add_key_shortcuts(SsaWindow *self, GtkWidget *content);
 
 /* ssa-window-lists.c: the three side lists */
 void ssa_window_lists_init(SsaWindow *self);

@@ -217,12 +217,16 @@ ssa_window_request_prediction(SsaWindow *self)
     if (self->prompt->n_points > 0 && self->prediction &&
         (self->prompt->n_points > 1 || self->prompt->has_box))
         mask_input = self->prediction->results[0].low_res;
-    if (self->prompt->has_box)
-        g_debug("prompt box %.1f,%.1f,%.1f,%.1f points %u", self->prompt->box[0], self->prompt->box[1],
-                self->prompt->box[2], self->prompt->box[3], self->prompt->n_points);
     self->pending_generation = ssa_worker_predict(self->worker, self->embedding, self->prompt,
                                                   mask_input, modes, n,
                                                   self->show_circles || self->compare);
+    if (self->prompt->has_box)
+        g_debug("request %u: mode %s box %.3f,%.3f,%.3f,%.3f points %u", self->pending_generation,
+                modes[0] == SS_MODE_STABLE ? "stable" : "sam", self->prompt->box[0], self->prompt->box[1],
+                self->prompt->box[2], self->prompt->box[3], self->prompt->n_points);
+    else
+        g_debug("request %u: mode %s points %u", self->pending_generation,
+                modes[0] == SS_MODE_STABLE ? "stable" : "sam", self->prompt->n_points);
     ssa_canvas_set_prompt(self->canvas, self->prompt);
     ssa_canvas_set_prompt(self->compare_canvas, self->prompt);
 }
@@ -834,6 +838,7 @@ static void
 on_zoom_changed(SsaCanvas *canvas, GParamSpec *pspec, SsaWindow *self)
 {
     ssa_window_update_status(self);
+    ssa_window_log_view(self);
 }
 
 static gboolean
@@ -911,6 +916,7 @@ ssa_window_class_init(SsaWindowClass *klass)
 
     g_type_ensure(SSA_TYPE_CANVAS);
     gtk_widget_class_set_template_from_resource(widget_class, "/org/stablesam/Annotator/ui/ssa-window.ui");
+    gtk_widget_class_bind_template_child(widget_class, SsaWindow, content);
     gtk_widget_class_bind_template_child(widget_class, SsaWindow, mode_dropdown);
     gtk_widget_class_bind_template_child(widget_class, SsaWindow, error_revealer);
     gtk_widget_class_bind_template_child(widget_class, SsaWindow, error_label);
@@ -939,9 +945,9 @@ ssa_window_class_init(SsaWindowClass *klass)
 static void
 ssa_window_init(SsaWindow *self)
 {
+    self->mode = g_strdup("stable"); /* before the template: property actions read it */
     gtk_widget_init_template(GTK_WIDGET(self));
     self->image_index = -1;
-    self->mode = g_strdup("stable");
     self->prompt = ssa_prompt_new();
     self->thumbnails = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_object_unref);
     self->image_count_labels = g_ptr_array_new();
@@ -956,6 +962,7 @@ ssa_window_init(SsaWindow *self)
     }
     g_signal_connect(self->canvas, "notify::zoom", G_CALLBACK(on_zoom_changed), self);
     ssa_window_lists_init(self);
+    ssa_window_add_key_shortcuts(self, self->content);
     gtk_progress_bar_set_show_text(self->encode_progress, TRUE);
 }
 
