@@ -47,6 +47,13 @@ ssa_category_data_copy (const SsaCategoryData *data)
   return data ? ssa_category_data_new (data->id, data->name, data->color, data->supercategory) : NULL;
 }
 
+gboolean
+ssa_category_data_equal (const SsaCategoryData *a, const SsaCategoryData *b)
+{
+  return a->id == b->id && a->color == b->color && strcmp (a->name, b->name) == 0 &&
+         strcmp (a->supercategory, b->supercategory) == 0;
+}
+
 void
 ssa_category_data_free (SsaCategoryData *data)
 {

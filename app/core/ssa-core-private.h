@@ -32,6 +32,7 @@ SsaObjectData *ssa_object_data_new_from_mask (const guint8 *mask, int width, int
 SsaObjectData *ssa_object_data_new_from_rle  (const char *counts, int width, int height,
                                               GError **error);
 SsaObjectData *ssa_object_data_copy          (const SsaObjectData *data);
+gboolean       ssa_object_data_equal         (const SsaObjectData *a, const SsaObjectData *b);
 void           ssa_object_data_free          (SsaObjectData *data);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SsaObjectData, ssa_object_data_free)
 json_object   *ssa_object_data_to_json       (const SsaObjectData *data);
@@ -48,6 +49,7 @@ typedef struct {
 SsaCategoryData *ssa_category_data_new       (gint64 id, const char *name, SsaRgba color,
                                               const char *supercategory);
 SsaCategoryData *ssa_category_data_copy      (const SsaCategoryData *data);
+gboolean         ssa_category_data_equal     (const SsaCategoryData *a, const SsaCategoryData *b);
 void             ssa_category_data_free      (SsaCategoryData *data);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SsaCategoryData, ssa_category_data_free)
 json_object     *ssa_category_data_to_json   (const SsaCategoryData *data);
@@ -121,8 +123,8 @@ void         ssa_undo_step_free    (SsaUndoStep *step);
 json_object *ssa_undo_step_to_json (const SsaUndoStep *step);
 SsaUndoStep *ssa_undo_step_from_json (json_object *obj, const char *where, GError **error);
 /* Applies (forward) or reverts one step on the document; all or nothing: when a command cannot
- * be applied (inconsistent history), the already applied ones are rolled back and FALSE
- * returned. */
+ * be applied (the document is not in the state the command expects), the already applied ones
+ * are rolled back and FALSE returned. Quiet (the caller reports). */
 gboolean     ssa_undo_step_run     (SsaUndoStep *step, SsaDocument *doc, gboolean forward);
 /* The image the step is about (first object command), or -1. */
 int          ssa_undo_step_image   (const SsaUndoStep *step);
@@ -131,12 +133,16 @@ int          ssa_undo_step_image   (const SsaUndoStep *step);
  * (nothing changed). */
 gboolean ssa_document_do_insert_object   (SsaDocument *self, guint image, guint position,
                                           const SsaObjectData *data);
-gboolean ssa_document_do_remove_object   (SsaDocument *self, guint image, gint64 id);
-gboolean ssa_document_do_replace_object  (SsaDocument *self, const SsaObjectData *data);
+/* remove / replace check that the document holds exactly `expect` / `from` (so that a stored
+ * history that does not match the document is detected before anything changes). */
+gboolean ssa_document_do_remove_object   (SsaDocument *self, guint image, const SsaObjectData *expect);
+gboolean ssa_document_do_replace_object  (SsaDocument *self, const SsaObjectData *from,
+                                          const SsaObjectData *to);
 gboolean ssa_document_do_insert_category (SsaDocument *self, guint position,
                                           const SsaCategoryData *data);
-gboolean ssa_document_do_remove_category (SsaDocument *self, gint64 id);
-gboolean ssa_document_do_replace_category (SsaDocument *self, const SsaCategoryData *data);
+gboolean ssa_document_do_remove_category (SsaDocument *self, const SsaCategoryData *expect);
+gboolean ssa_document_do_replace_category (SsaDocument *self, const SsaCategoryData *from,
+                                           const SsaCategoryData *to);
 
 /* Project file internals. */
 GPtrArray   *ssa_document_peek_undo_stack (SsaDocument *self);  /* SsaUndoStep, oldest first */

@@ -598,37 +598,36 @@ ssa_document_do_insert_object (SsaDocument *self, guint image, guint position,
 }
 
 gboolean
-ssa_document_do_remove_object (SsaDocument *self, guint image, gint64 id)
+ssa_document_do_remove_object (SsaDocument *self, guint image, const SsaObjectData *expect)
 {
-  SsaObject *found = g_hash_table_lookup (self->objects_by_id, &id);
+  SsaObject *found = g_hash_table_lookup (self->objects_by_id, &expect->id);
   g_autoptr(SsaObject) obj = NULL;
   GListStore *store;
   guint position;
 
-  if (found == NULL || ssa_object_get_image_index (found) != image)
+  if (found == NULL || ssa_object_get_image_index (found) != image ||
+      !ssa_object_data_equal (ssa_object_peek_data (found), expect))
     return FALSE;
   obj = g_object_ref (found);
   store = ssa_image_entry_get_store (ssa_document_get_image (self, image));
   if (!g_list_store_find (store, obj, &position))
     g_assert_not_reached ();
-  g_hash_table_remove (self->objects_by_id, &id);
+  g_hash_table_remove (self->objects_by_id, &expect->id);
   g_list_store_remove (store, position);
   g_signal_emit (self, signals[OBJECT_REMOVED], 0, obj);
   return TRUE;
 }
 
 gboolean
-ssa_document_do_replace_object (SsaDocument *self, const SsaObjectData *data)
+ssa_document_do_replace_object (SsaDocument *self, const SsaObjectData *from, const SsaObjectData *to)
 {
-  SsaObject *obj = g_hash_table_lookup (self->objects_by_id, &data->id);
-  const SsaObjectData *cur;
+  SsaObject *obj = g_hash_table_lookup (self->objects_by_id, &from->id);
 
-  if (obj == NULL || find_category (self, data->category_id, NULL) == NULL)
+  if (obj == NULL || from->id != to->id || !ssa_object_data_equal (ssa_object_peek_data (obj), from) ||
+      find_category (self, to->category_id, NULL) == NULL ||
+      from->width != to->width || from->height != to->height)
     return FALSE;
-  cur = ssa_object_peek_data (obj);
-  if (cur->width != data->width || cur->height != data->height)
-    return FALSE;
-  ssa_object_set_data (obj, data);
+  ssa_object_set_data (obj, to);
   g_signal_emit (self, signals[OBJECT_CHANGED], 0, obj);
   return TRUE;
 }
@@ -661,13 +660,14 @@ category_in_use (SsaDocument *self, gint64 id)
 }
 
 gboolean
-ssa_document_do_remove_category (SsaDocument *self, gint64 id)
+ssa_document_do_remove_category (SsaDocument *self, const SsaCategoryData *expect)
 {
   g_autoptr(SsaCategory) cat = NULL;
   guint position;
-  SsaCategory *found = find_category (self, id, &position);
+  SsaCategory *found = find_category (self, expect->id, &position);
 
-  if (found == NULL || category_in_use (self, id))
+  if (found == NULL || !ssa_category_data_equal (ssa_category_peek_data (found), expect) ||
+      category_in_use (self, expect->id))
     return FALSE;
   cat = g_object_ref (found);
   g_list_store_remove (self->categories, position);
@@ -676,13 +676,14 @@ ssa_document_do_remove_category (SsaDocument *self, gint64 id)
 }
 
 gboolean
-ssa_document_do_replace_category (SsaDocument *self, const SsaCategoryData *data)
+ssa_document_do_replace_category (SsaDocument *self, const SsaCategoryData *from,
+                                  const SsaCategoryData *to)
 {
-  SsaCategory *cat = find_category (self, data->id, NULL);
+  SsaCategory *cat = find_category (self, from->id, NULL);
 
-  if (cat == NULL)
+  if (cat == NULL || from->id != to->id || !ssa_category_data_equal (ssa_category_peek_data (cat), from))
     return FALSE;
-  ssa_category_set_data (cat, data);
+  ssa_category_set_data (cat, to);
   g_signal_emit (self, signals[CATEGORY_CHANGED], 0, cat);
   return TRUE;
 }
@@ -825,7 +826,7 @@ modify_category (SsaDocument *self, gint64 id, const char *name, const SsaRgba *
       ssa_command_free (cmd);
       return TRUE; /* no change, no undo step */
     }
-  if (!ssa_document_do_replace_category (self, cmd->cat_after))
+  if (!ssa_document_do_replace_category (self, cmd->cat_before, cmd->cat_after))
     g_assert_not_reached ();
   record (self, cmd, label);
   return TRUE;
@@ -876,7 +877,7 @@ ssa_document_remove_category (SsaDocument *self, gint64 id, GError **error)
   cmd->op = SSA_OP_REMOVE_CATEGORY;
   cmd->position = position;
   cmd->cat_before = ssa_category_data_copy (ssa_category_peek_data (cat));
-  if (!ssa_document_do_remove_category (self, id))
+  if (!ssa_document_do_remove_category (self, cmd->cat_before))
     g_assert_not_reached ();
   record (self, cmd, "Remove category");
   ssa_document_end_group (self);
@@ -1017,7 +1018,7 @@ remove_object_recorded (SsaDocument *self, SsaObject *obj, const char *label)
   cmd->image = image;
   cmd->position = position;
   cmd->obj_before = ssa_object_data_copy (ssa_object_peek_data (obj));
-  if (!ssa_document_do_remove_object (self, image, cmd->obj_before->id))
+  if (!ssa_document_do_remove_object (self, image, cmd->obj_before))
     g_assert_not_reached ();
   record (self, cmd, label);
 }
@@ -1044,7 +1045,7 @@ modify_object (SsaDocument *self, SsaObject *obj, SsaObjectData *after, const ch
   cmd->image = ssa_object_get_image_index (obj);
   cmd->obj_before = ssa_object_data_copy (ssa_object_peek_data (obj));
   cmd->obj_after = after;
-  if (!ssa_document_do_replace_object (self, after))
+  if (!ssa_document_do_replace_object (self, cmd->obj_before, after))
     g_assert_not_reached ();
   record (self, cmd, label);
 }
@@ -1147,7 +1148,9 @@ run_history (SsaDocument *self, gboolean forward)
     g_ptr_array_add (to, step);
   else
     {
-      /* The history does not match the document (e.g. a hand-edited project file): drop it. */
+      /* The history does not match the document (cannot happen for a history that was
+       * checked when the project was read): drop it rather than guess. */
+      g_warning ("undo history: step \"%s\" does not match the document; history dropped", step->label);
       ssa_undo_step_free (step);
       g_ptr_array_set_size (self->undo, 0);
       g_ptr_array_set_size (self->redo, 0);

@@ -262,6 +262,14 @@ ssa_object_data_copy (const SsaObjectData *data)
   return d;
 }
 
+gboolean
+ssa_object_data_equal (const SsaObjectData *a, const SsaObjectData *b)
+{
+  return a->id == b->id && a->category_id == b->category_id && a->visible == b->visible &&
+         a->iscrowd == b->iscrowd && a->width == b->width && a->height == b->height &&
+         strcmp (a->counts, b->counts) == 0 && ssa_prompt_equal (a->prompt, b->prompt);
+}
+
 void
 ssa_object_data_free (SsaObjectData *data)
 {

@@ -136,9 +136,9 @@ check_history_step (SsaUndoStep *step, guint n_images, gint64 *max_id, const cha
   return TRUE;
 }
 
-SsaDocument *
-ssa_project_from_data (const char *data, gsize length, const char *name, const char *base_dir,
-                       GError **error)
+static SsaDocument *
+parse_project (const char *data, gsize length, const char *name, const char *base_dir,
+               GError **error)
 {
   g_autoptr(SsaDocument) doc = NULL;
   json_object *root, *cats, *images, *history;
@@ -304,4 +304,56 @@ ssa_project_from_data (const char *data, gsize length, const char *name, const c
 out:
   json_object_put (root);
   return ok ? g_steal_pointer (&doc) : NULL;
+}
+
+/* Replays the stored history on a scratch copy: undo every step, redo them all, then redo the
+ * redo stack. Any step that does not find the document in the state it expects is an error. */
+static gboolean
+check_history (SsaDocument *scratch, const char *name, GError **error)
+{
+  GPtrArray *undo = ssa_document_peek_undo_stack (scratch);
+  GPtrArray *redo = ssa_document_peek_redo_stack (scratch);
+  guint i;
+
+  for (i = undo->len; i-- > 0;)
+    if (!ssa_undo_step_run (g_ptr_array_index (undo, i), scratch, FALSE))
+      goto bad_undo;
+  for (i = 0; i < undo->len; i++)
+    if (!ssa_undo_step_run (g_ptr_array_index (undo, i), scratch, TRUE))
+      goto bad_undo;
+  for (i = redo->len; i-- > 0;)
+    if (!ssa_undo_step_run (g_ptr_array_index (redo, i), scratch, TRUE))
+      {
+        g_set_error (error, SSA_DOCUMENT_ERROR, SSA_DOCUMENT_ERROR_INVALID,
+                     "%s: history.redo[%u] does not match the document", name, i);
+        return FALSE;
+      }
+  return TRUE;
+
+bad_undo:
+  g_set_error (error, SSA_DOCUMENT_ERROR, SSA_DOCUMENT_ERROR_INVALID,
+               "%s: history.undo[%u] does not match the document", name, i);
+  return FALSE;
+}
+
+SsaDocument *
+ssa_project_from_data (const char *data, gsize length, const char *name, const char *base_dir,
+                       GError **error)
+{
+  g_autoptr(SsaDocument) doc = parse_project (data, length, name, base_dir, error);
+  g_autoptr(SsaDocument) scratch = NULL;
+
+  if (doc == NULL)
+    return NULL;
+  if (ssa_document_get_undo_depth (doc) == 0 && ssa_document_get_redo_depth (doc) == 0)
+    return g_steal_pointer (&doc);
+  scratch = parse_project (data, length, name, base_dir, NULL);
+  g_assert (scratch != NULL);
+  ssa_document_set_autosave_delay (scratch, 0);
+  if (!check_history (scratch, name, error))
+    {
+      ssa_document_set_autosave_delay (doc, 0);
+      return NULL;
+    }
+  return g_steal_pointer (&doc);
 }

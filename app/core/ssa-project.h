@@ -18,7 +18,9 @@
  *        "after": OBJECT|CATEGORY} (the fields the op needs).
  * "file" is relative to the project file's folder when the image lies inside it.
  * Reading validates everything (types, ranges, RLE strings against the image size, unique ids,
- * categories of objects, history consistency) before anything is returned.
+ * categories of objects) and replays the stored history on a scratch copy (undo all, redo all),
+ * so that every project that loads can be undone and redone to the end; a history that does not
+ * match the document is an error ("history.undo[3] does not match the document").
  */
 #pragma once
 

@@ -71,20 +71,22 @@ command_run (const SsaCommand *cmd, SsaDocument *doc, gboolean forward)
     {
     case SSA_OP_ADD_OBJECT:
       return forward ? ssa_document_do_insert_object (doc, cmd->image, cmd->position, cmd->obj_after)
-                     : ssa_document_do_remove_object (doc, cmd->image, cmd->obj_after->id);
+                     : ssa_document_do_remove_object (doc, cmd->image, cmd->obj_after);
     case SSA_OP_REMOVE_OBJECT:
-      return forward ? ssa_document_do_remove_object (doc, cmd->image, cmd->obj_before->id)
+      return forward ? ssa_document_do_remove_object (doc, cmd->image, cmd->obj_before)
                      : ssa_document_do_insert_object (doc, cmd->image, cmd->position, cmd->obj_before);
     case SSA_OP_MODIFY_OBJECT:
-      return ssa_document_do_replace_object (doc, forward ? cmd->obj_after : cmd->obj_before);
+      return forward ? ssa_document_do_replace_object (doc, cmd->obj_before, cmd->obj_after)
+                     : ssa_document_do_replace_object (doc, cmd->obj_after, cmd->obj_before);
     case SSA_OP_ADD_CATEGORY:
       return forward ? ssa_document_do_insert_category (doc, cmd->position, cmd->cat_after)
-                     : ssa_document_do_remove_category (doc, cmd->cat_after->id);
+                     : ssa_document_do_remove_category (doc, cmd->cat_after);
     case SSA_OP_REMOVE_CATEGORY:
-      return forward ? ssa_document_do_remove_category (doc, cmd->cat_before->id)
+      return forward ? ssa_document_do_remove_category (doc, cmd->cat_before)
                      : ssa_document_do_insert_category (doc, cmd->position, cmd->cat_before);
     case SSA_OP_MODIFY_CATEGORY:
-      return ssa_document_do_replace_category (doc, forward ? cmd->cat_after : cmd->cat_before);
+      return forward ? ssa_document_do_replace_category (doc, cmd->cat_before, cmd->cat_after)
+                     : ssa_document_do_replace_category (doc, cmd->cat_after, cmd->cat_before);
     default:
       g_assert_not_reached ();
     }
@@ -100,8 +102,6 @@ ssa_undo_step_run (SsaUndoStep *step, SsaDocument *doc, gboolean forward)
       guint i = forward ? k : n - 1 - k;
       if (!command_run (g_ptr_array_index (step->commands, i), doc, forward))
         {
-          g_warning ("undo history: step \"%s\" does not match the document; %s abandoned",
-                     step->label, forward ? "redo" : "undo");
           /* roll back what this step already did */
           while (k-- > 0)
             {
