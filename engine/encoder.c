@@ -70,7 +70,7 @@ typedef struct {
 
 struct ss_encoder_w {
     int n_threads;       /* ss_get_threads() at bind time: upper bound for the forward pass */
-    float *pe1_w;        /* (27, 32): [ci*9 + ky*3 + kx][co], owned */
+    ss_packed_w pe1;     /* (32, 27): [co][ci*9 + ky*3 + kx] packed */
     const float *pe1_b;  /* (32) */
     float *pe2_w;        /* (64, 288): [co][(ky*3 + kx)*32 + ci], owned */
     ss_packed_w pe2;     /* pe2_w packed */
@@ -233,9 +233,7 @@ ss_encoder_w *ss_encoder_bind(ss_weights *w, char *err, size_t errlen)
     e->n_threads = ss_get_threads();
     /* patch_embed */
     GET(t, SS_DIMS(32, 3, 3, 3), "image_encoder.patch_embed.seq.0.c.weight");
-    if (!(e->pe1_w = malloc(sizeof(float) * 27 * 32))) goto nomem;
-    for (int o = 0; o < 32; o++)
-        for (int k = 0; k < 27; k++) e->pe1_w[k * 32 + o] = t[o * 27 + k];
+    if (ss_pack_w(&e->pe1, t, 32, 27)) goto nomem;
     GET(e->pe1_b, SS_DIMS(32), "image_encoder.patch_embed.seq.0.c.bias");
     GET(t, SS_DIMS(64, 32, 3, 3), "image_encoder.patch_embed.seq.2.c.weight");
     if (!(e->pe2_w = repack_conv3(t, 64, 32)) || ss_pack_w(&e->pe2, e->pe2_w, 64, 288)) goto nomem;
@@ -279,7 +277,7 @@ fail:
 void ss_encoder_free(ss_encoder_w *e)
 {
     if (!e) return;
-    free(e->pe1_w);
+    ss_packed_free(&e->pe1);
     free(e->pe2_w);
     ss_packed_free(&e->pe2);
     for (int i = 0; i < 5; i++) {
@@ -456,29 +454,26 @@ static void patch_embed(const ss_encoder_w *e, const float *in, float *x, float 
     for (int oy0 = 0; oy0 < 256; oy0 += BAND_PE) {
         float *c1 = tslots + (size_t)THREAD_ID() * SZ_T;        /* ((2*BAND_PE+1) * 512, 32) */
         float *col = c1 + (size_t)(2 * BAND_PE + 1) * 512 * 32; /* (BAND_PE * 256, 288) */
+        _Static_assert((size_t)BAND_PE * 256 * 288 >= (size_t)(2 * BAND_PE + 1) * 512 * 27, "col1");
         const int oy1 = oy0 + BAND_PE;
         const int r0 = oy0 * 2 - 1 < 0 ? 0 : oy0 * 2 - 1, r1 = oy1 * 2; /* conv1 rows [r0, r1) */
+        /* conv1 as im2col (rows * 512, 27), column ci*9 + ky*3 + kx, x (32, 27)^T + GELU */
+        float *col1 = col; /* the second im2col reuses the space afterwards */
         for (int y = r0; y < r1; y++)
             for (int xx = 0; xx < 512; xx++) {
-                float acc[32];
-                for (int o = 0; o < 32; o++) acc[o] = e->pe1_b[o];
+                float *cr = col1 + ((size_t)(y - r0) * 512 + xx) * 27;
                 for (int ci = 0; ci < 3; ci++)
                     for (int ky = 0; ky < 3; ky++) {
-                        int iy = 2 * y - 1 + ky;
-                        if (iy < 0 || iy >= 1024) continue;
+                        const int iy = 2 * y - 1 + ky;
                         for (int kx = 0; kx < 3; kx++) {
-                            int ix = 2 * xx - 1 + kx;
-                            if (ix < 0 || ix >= 1024) continue;
-                            const float v = in[ci * plane + (size_t)iy * 1024 + ix];
-                            const float *wk = e->pe1_w + (ci * 9 + ky * 3 + kx) * 32;
-#pragma omp simd
-                            for (int o = 0; o < 32; o++) acc[o] += wk[o] * v;
+                            const int ix = 2 * xx - 1 + kx;
+                            cr[ci * 9 + ky * 3 + kx] = iy < 0 || iy >= 1024 || ix < 0 || ix >= 1024
+                                                           ? 0.0f
+                                                           : in[ci * plane + (size_t)iy * 1024 + ix];
                         }
                     }
-                float *d = c1 + ((size_t)(y - r0) * 512 + xx) * 32;
-#pragma omp simd
-                for (int o = 0; o < 32; o++) d[o] = ss_gelu_approx(acc[o]);
             }
+        ss_gemm_packed_seq(col1, 27, (r1 - r0) * 512, &e->pe1, e->pe1_b, c1, 32, SS_GEMM_GELU);
         im2col3x3(c1, 512, 512, r0, 32, 2, oy0, oy1, 256, col);
         ss_gemm_packed_seq(col, 288, BAND_PE * 256, &e->pe2, e->pe2_b, x + (size_t)oy0 * 256 * 64,
                            64, 0);
