@@ -79,9 +79,10 @@ guint        ssa_document_get_autosave_delay (SsaDocument *self);
 GListModel    *ssa_document_get_images     (SsaDocument *self);
 guint          ssa_document_get_n_images   (SsaDocument *self);
 SsaImageEntry *ssa_document_get_image      (SsaDocument *self, guint index); /* borrowed, NULL if out of range */
-/* Appends an image (path made absolute). width/height 0 = unknown yet (set it with
- * ssa_document_set_image_size before adding objects). If the same file is already in the
- * project, returns the existing entry. id 0 = next free image id. Returns borrowed. */
+/* Appends an image (path made absolute and canonical, the file need not exist). width/height
+ * 0 = unknown yet (ssa_document_set_image_size, or the first object's mask size). If the same
+ * file is already in the project, returns the existing entry. id = the COCO image id; 0 or an
+ * id already used = the next free one. The first image added becomes current. Borrowed. */
 SsaImageEntry *ssa_document_add_image      (SsaDocument *self, const char *path, int width,
                                             int height, gint64 id);
 /* Sets the size of an image whose size is unknown; refuses (SIZE error) a size different from

@@ -186,60 +186,72 @@ ssa_mask_to_polygons (const guint8 *mask, int width, int height, double toleranc
   return polys;
 }
 
+typedef struct { int row; double x; } Crossing;
+
 static int
-cmp_double (const void *a, const void *b)
+cmp_crossing (const void *a, const void *b)
 {
-  double x = *(const double *) a, y = *(const double *) b;
-  return (x > y) - (x < y);
+  const Crossing *p = a, *q = b;
+
+  if (p->row != q->row)
+    return (p->row > q->row) - (p->row < q->row);
+  return (p->x > q->x) - (p->x < q->x);
 }
 
 void
 ssa_polygons_fill (const double *const *coords, const guint *n_coords, guint n_polygons,
                    guint8 *mask, int width, int height)
 {
-  g_autoptr(GArray) xs = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr(GArray) xs = g_array_new (FALSE, FALSE, sizeof (Crossing));
 
   g_return_if_fail (mask != NULL && width > 0 && height > 0);
   for (guint p = 0; p < n_polygons; p++)
     {
       const double *c = coords[p];
       guint n = n_coords[p] / 2;
-      double ymin = INFINITY, ymax = -INFINITY;
 
       if (n < 3)
         continue;
+      /* every (row, x) where an edge crosses the row's centre line y + 0.5: work proportional
+       * to the crossings, not to vertices × rows */
+      g_array_set_size (xs, 0);
       for (guint i = 0; i < n; i++)
         {
-          ymin = MIN (ymin, c[2 * i + 1]);
-          ymax = MAX (ymax, c[2 * i + 1]);
+          double x0 = c[2 * i], y0 = c[2 * i + 1];
+          double x1 = c[2 * ((i + 1) % n)], y1 = c[2 * ((i + 1) % n) + 1];
+          double lo = MIN (y0, y1), hi = MAX (y0, y1);
+          int r0, r1;
+
+          if (!isfinite (x0) || !isfinite (y0) || !isfinite (x1) || !isfinite (y1) || lo == hi)
+            continue;
+          /* rows with lo <= y + 0.5 < hi */
+          r0 = (int) CLAMP (ceil (lo - 0.5), 0.0, (double) height);
+          r1 = (int) CLAMP (ceil (hi - 0.5), 0.0, (double) height);
+          for (int y = r0; y < r1; y++)
+            {
+              double yc = y + 0.5;
+              Crossing k = { y, x0 + (yc - y0) * (x1 - x0) / (y1 - y0) };
+              g_array_append_val (xs, k);
+            }
         }
-      if (!isfinite (ymin) || !isfinite (ymax))
-        continue;
-      for (int y = (int) CLAMP (floor (ymin - 1), 0.0, (double) height); y < height && y <= ymax; y++)
+      if (xs->len > 1)
+        qsort (xs->data, xs->len, sizeof (Crossing), cmp_crossing);
+      /* even-odd: pixel x of row y is inside when its centre x + 0.5 lies in [xa, xb) */
+      for (guint k = 0; k + 1 < xs->len;)
         {
-          double yc = y + 0.5;
-          g_array_set_size (xs, 0);
-          for (guint i = 0; i < n; i++)
+          const Crossing *a = &g_array_index (xs, Crossing, k), *b = &g_array_index (xs, Crossing, k + 1);
+          if (a->row != b->row)
             {
-              double x0 = c[2 * i], y0 = c[2 * i + 1];
-              double x1 = c[2 * ((i + 1) % n)], y1 = c[2 * ((i + 1) % n) + 1];
-              if ((y0 <= yc && yc < y1) || (y1 <= yc && yc < y0))
-                {
-                  double xi = x0 + (yc - y0) * (x1 - x0) / (y1 - y0);
-                  g_array_append_val (xs, xi);
-                }
+              k++; /* cannot happen with a closed polygon; stay robust */
+              continue;
             }
-          if (xs->len > 1)
-            qsort (xs->data, xs->len, sizeof (double), cmp_double);
-          /* even-odd: pixel x is inside when its centre x + 0.5 lies in [xa, xb) */
-          for (guint k = 0; k + 1 < xs->len; k += 2)
-            {
-              double xa = g_array_index (xs, double, k), xb = g_array_index (xs, double, k + 1);
-              double lo = ceil (xa - 0.5), hi = ceil (xb - 0.5);
-              int x0 = (int) CLAMP (lo, 0.0, (double) width), x1 = (int) CLAMP (hi, 0.0, (double) width);
-              for (int x = x0; x < x1; x++)
-                mask[(gsize) y * width + x] = 1;
-            }
+          {
+            int x0 = (int) CLAMP (ceil (a->x - 0.5), 0.0, (double) width);
+            int x1 = (int) CLAMP (ceil (b->x - 0.5), 0.0, (double) width);
+            for (int x = x0; x < x1; x++)
+              mask[(gsize) a->row * width + x] = 1;
+          }
+          k += 2;
         }
     }
 }
