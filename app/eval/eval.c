@@ -304,12 +304,13 @@ static void eval_usage(FILE *f)
             "usage: stablesam eval DATASET_DIR --out DIR [--mode sam|stable|both]\n"
             "                      [--protocol all|box|points|noc] [--limit N] [--seed S]\n"
             "                      [--split val|train|all] [--model FILE] [--plugin FILE|none]\n"
-            "                      [--cache DIR|none] [--draws N] [--threads N]\n"
+            "                      [--cache DIR|none] [--draws N] [--max-clicks N] [--threads N]\n"
             "DATASET_DIR: SET/images/ID.jpg|png + SET/masks/ID_K.png (or a folder of such sets).\n"
             "Defaults: --mode both when a plugin is found, else sam; --protocol all; --split val\n"
-            "when the set has val.txt, else all; --seed 0; --draws 20; embeddings cached in\n"
-            "$XDG_CACHE_HOME/stablesam/embeddings. Writes DIR/results.json, DIR/results.md,\n"
-            "DIR/noc_miou.png, DIR/miou_per_prompt.png, DIR/st_per_prompt.png.\n");
+            "when the set has val.txt, else all; --seed 0; --draws 20; --max-clicks 20;\n"
+            "embeddings cached in $XDG_CACHE_HOME/stablesam/embeddings. Writes\n"
+            "DIR/results.json, DIR/results.md, DIR/noc_miou.png, DIR/miou_per_prompt.png,\n"
+            "DIR/st_per_prompt.png.\n");
 }
 
 static int parse_eval_args(int argc, char **argv, Eval *ev, const char **mode_opt)
@@ -339,7 +340,7 @@ static int parse_eval_args(int argc, char **argv, Eval *ev, const char **mode_op
             else if (!strcmp(o, "--plugin")) ev->plugin_opt = v;
             else if (!strcmp(o, "--cache")) ev->cache_opt = v;
             else if (!strcmp(o, "--limit") || !strcmp(o, "--threads") || !strcmp(o, "--draws") ||
-                     !strcmp(o, "--seed")) {
+                     !strcmp(o, "--seed") || !strcmp(o, "--max-clicks")) {
                 errno = 0;
                 unsigned long long x = strtoull(v, &end, 10);
                 if (errno || !end || *end || v[0] == '-') {
@@ -352,6 +353,7 @@ static int parse_eval_args(int argc, char **argv, Eval *ev, const char **mode_op
                     return 2;
                 } else if (!strcmp(o, "--limit")) ev->limit = (int)x;
                 else if (!strcmp(o, "--threads")) ev->threads = (int)x;
+                else if (!strcmp(o, "--max-clicks")) ev->max_clicks = (int)x;
                 else ev->draws = (int)x;
             } else {
                 fprintf(stderr, "stablesam: eval: unknown option %s\n", o);
@@ -371,6 +373,10 @@ static int parse_eval_args(int argc, char **argv, Eval *ev, const char **mode_op
     }
     if (ev->draws < 1 || ev->draws > MAX_DRAWS) {
         fprintf(stderr, "stablesam: eval: --draws is 1..%d\n", MAX_DRAWS);
+        return 2;
+    }
+    if (ev->max_clicks < 1 || ev->max_clicks > SS_NOC_MAX_CLICKS) {
+        fprintf(stderr, "stablesam: eval: --max-clicks is 1..%d\n", SS_NOC_MAX_CLICKS);
         return 2;
     }
     if (*mode_opt && strcmp(*mode_opt, "sam") && strcmp(*mode_opt, "stable") &&
