@@ -756,6 +756,8 @@ int ss_encoder_forward(const ss_encoder_w *e, const float *input, float *out, fl
     float *xb = xa + SZ_X;
     float *ts = xb + SZ_X;    /* per-thread buffers, SZ_T each */
     int stop = 0;
+    const int nt = enc_threads(e);
+    (void)nt; /* unused without OpenMP */
     _Static_assert((size_t)(2 * BAND_PE + 1) * 512 * 32 + (size_t)BAND_PE * 256 * 288 <= SZ_T,
                    "patch_embed band");
     _Static_assert((size_t)BAND_NECK * 64 * (2304 + 256) <= SZ_T, "neck band");
@@ -765,7 +767,7 @@ int ss_encoder_forward(const ss_encoder_w *e, const float *input, float *out, fl
     /* One parallel region for the whole pass: every stage shares its bands / windows / chunks
      * out with `omp for` (whose implicit barrier separates stages); the calling thread polls
      * the abort callback between blocks and all threads leave together. */
-#pragma omp parallel num_threads(enc_threads(e))
+#pragma omp parallel num_threads(nt)
     {
 #define CHECK_ABORT()                                         \
     _Pragma("omp master") stop = abort_cb && abort_cb(abort_ud); \

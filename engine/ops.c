@@ -192,6 +192,7 @@ void ss_gemm_packed(const float *x, int ldx, int n, const ss_packed_w *W, const 
         const int blocks = (n + MR - 1) / MR;
         int nt = g_threads < blocks ? g_threads : blocks;
         if ((double)n * W->in * W->out < 2e6) nt = 1;
+        (void)nt; /* unused without OpenMP */
 #pragma omp parallel num_threads(nt) if (nt > 1)
         {
 #ifdef _OPENMP

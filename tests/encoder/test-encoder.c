@@ -34,6 +34,12 @@ static int path3(char *dst, size_t n, const char *a, const char *b, const char *
     return k < 0 || (size_t)k >= n ? -1 : 0;
 }
 
+static int abort_after(void *ud) /* asks to stop on its 3rd call */
+{
+    int *calls = ud;
+    return ++*calls >= 3;
+}
+
 static const char *default_model(char *buf, size_t n)
 {
     const char *m = getenv("STABLESAM_MODEL");
@@ -100,7 +106,7 @@ int main(int argc, char **argv)
         printf("1..0 # SKIP no IMAGE/embedding.f32 under %s\n", gdir);
         return 0;
     }
-    printf("1..%d\n", nimg);
+    printf("1..%d\n", nimg + 1);
     int fails = 0;
     for (int k = 0; k < nimg; k++) {
         char p[4096];
@@ -135,6 +141,13 @@ int main(int argc, char **argv)
                ok ? "ok" : "not ok", k + 1, names[k], maxd, rel_max, maxr, rel_l2, best, best_cpu, runs,
                ss_get_threads());
     }
+    /* abort: the callback is polled between blocks and stops the pass */
+    int calls = 0;
+    int rc = ss_encoder_forward(e, in, out, scratch, abort_after, &calls);
+    int ok = rc == SS_ERR_ABORTED && calls == 3;
+    fails += !ok;
+    printf("%s %d - abort callback: rc %d after %d calls (expected %d after 3)\n", ok ? "ok" : "not ok",
+           nimg + 1, rc, calls, SS_ERR_ABORTED);
     free(in), free(ref), free(out), free(scratch);
     ss_encoder_free(e);
     ss_weights_close(w);
