@@ -488,6 +488,7 @@ static void mb_forward(const mb_unit *u, const float *x, int H, int W, float *y,
                        int band, float *tslots)
 {
     const int s = u->stride, Ho = (H - 1) / s + 1, Wo = (W - 1) / s + 1;
+    int have0 = 0, have1 = 0; /* conv1 rows [have0, have1) left at the start of this thread's b1 */
 #pragma omp for schedule(static)
     for (int oy0 = 0; oy0 < Ho; oy0 += band) {
         const int oy1 = oy0 + band < Ho ? oy0 + band : Ho;
@@ -497,9 +498,16 @@ static void mb_forward(const mb_unit *u, const float *x, int H, int W, float *y,
         float *b1 = tslots + (size_t)THREAD_ID() * SZ_T; /* (nin, ch) */
         float *b2 = b1 + nin * u->ch;                     /* (nout, ch) */
         assert((nin + nout) * u->ch <= SZ_T);
-        /* conv1 + GELU */
-        ss_gemm_packed_seq(x + (size_t)r0 * W * u->cin, u->cin, (int)nin, &u->w1, u->b1, b1, u->ch,
-                           SS_GEMM_GELU);
+        /* conv1 + GELU; with a static schedule a thread's bands are consecutive, so the rows
+         * this band shares with the previous one are moved, not recomputed */
+        int c0 = r0;
+        if (have0 <= r0 && r0 < have1) {
+            memmove(b1, b1 + (size_t)(r0 - have0) * W * u->ch, sizeof(float) * (have1 - r0) * W * u->ch);
+            c0 = have1;
+        }
+        ss_gemm_packed_seq(x + (size_t)c0 * W * u->cin, u->cin, (r1 - c0) * W, &u->w1, u->b1,
+                           b1 + (size_t)(c0 - r0) * W * u->ch, u->ch, SS_GEMM_GELU);
+        have0 = r0, have1 = r1;
         /* conv2 (depthwise) + GELU */
         dw3x3(b1, H, W, r0, r1 - r0, u->ch, u->dw, u->bdw, s, oy0, oy1, Wo, b2, 1);
         /* conv3 (+ shortcut, GELU) */
@@ -508,8 +516,15 @@ static void mb_forward(const mb_unit *u, const float *x, int H, int W, float *y,
         if (residual) {
             const float *xo = x + (size_t)oy0 * W * u->cin;
             const size_t n = nout * u->cout;
+#ifdef __AVX512F__
+            for (size_t i = 0; i + 16 <= n; i += 16)
+                _mm512_storeu_ps(yo + i, ss_gelu16(_mm512_add_ps(_mm512_loadu_ps(yo + i),
+                                                                 _mm512_loadu_ps(xo + i))));
+            for (size_t i = n & ~(size_t)15; i < n; i++) yo[i] = ss_gelu_approx(yo[i] + xo[i]);
+#else
 #pragma omp simd
             for (size_t i = 0; i < n; i++) yo[i] = ss_gelu_approx(yo[i] + xo[i]);
+#endif
         }
     }
 }
