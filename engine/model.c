@@ -377,8 +377,10 @@ int ss_predict(ss_state *s, const ss_prompt *prompt_in, const ss_predict_params 
             rc = SS_ERR_INPUT;
             goto out;
         }
-        clampf(&q.x, 0.0f, W - 1.0f);
-        clampf(&q.y, 0.0f, H - 1.0f);
+        /* SAM itself does not clamp; coordinates inside [0, W] x [0, H] pass unchanged so the
+         * results equal the reference's, farther ones are pulled onto the image's edge. */
+        clampf(&q.x, 0.0f, W);
+        clampf(&q.y, 0.0f, H);
         pts[i] = q;
     }
     if (p.has_box) {
@@ -391,10 +393,10 @@ int ss_predict(ss_state *s, const ss_prompt *prompt_in, const ss_predict_params 
             }
         if (b[0] > b[2]) { float t = b[0]; b[0] = b[2]; b[2] = t; }
         if (b[1] > b[3]) { float t = b[1]; b[1] = b[3]; b[3] = t; }
-        clampf(&b[0], 0.0f, W - 1.0f);
-        clampf(&b[2], 0.0f, W - 1.0f);
-        clampf(&b[1], 0.0f, H - 1.0f);
-        clampf(&b[3], 0.0f, H - 1.0f);
+        clampf(&b[0], 0.0f, W);
+        clampf(&b[2], 0.0f, W);
+        clampf(&b[1], 0.0f, H);
+        clampf(&b[3], 0.0f, H);
         if (b[2] - b[0] < 1.0f || b[3] - b[1] < 1.0f) {
             set_err(err, errlen, "predict: box is empty inside the image (%.1f,%.1f,%.1f,%.1f after clamping)",
                     b[0], b[1], b[2], b[3]);

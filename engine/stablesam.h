@@ -152,7 +152,8 @@ typedef struct {
  * `result` must be zero-initialised (or cleared) before the first call; buffers it owns are
  * reused across calls. Bad prompts (NaN / inf coordinates, more than SS_MAX_POINTS, labels
  * other than 0/1) give SS_ERR_INPUT. Boxes are reordered (x0<=x1, y0<=y1) and, like points,
- * clamped to the image; a zero-size box is refused. */
+ * clamped to [0, width] x [0, height] (coordinates inside pass unchanged, as in SAM); a box
+ * narrower or lower than 1 px after clamping is refused. */
 int ss_predict(ss_state *state, const ss_prompt *prompt, const ss_predict_params *params,
                ss_result *result, char *err, size_t errlen);
 void ss_result_clear(ss_result *result); /* frees owned buffers, zeroes the struct */
