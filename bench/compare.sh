@@ -23,7 +23,7 @@ exe=$build/app/stablesam
 [ -x "$exe" ] || { echo "bench: $exe: not built (make build)" >&2; exit 1; }
 info=$(bash "$root/bench/ort/prepare.sh" --image "$image" | tail -n 1)
 field() { /usr/bin/python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$info" "$1"; }
-enc=$(field encoder); dec=$(field decoder); declow=$(field decoder_lowres); input=$(field input)
+enc=$(field encoder); dec=$(field decoder); declow=$(field decoder_lowres); input=$(field image_input)
 W=$(field width); H=$(field height); ortdir=$(field ort_dir)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
