@@ -333,9 +333,27 @@ get_list (json_object *root, const char *key, gboolean required, json_object **o
   return TRUE;
 }
 
+static SsaDocument *import_data (const char *data, gsize length, const char *name,
+                                 const char *images_dir, GError **error);
+
 SsaDocument *
 ssa_coco_import_data (const char *data, gsize length, const char *name, const char *images_dir,
                       GError **error)
+{
+  GError *local = NULL;
+  SsaDocument *doc = import_data (data, length, name, images_dir, &local);
+
+  if (doc == NULL)
+    {
+      ssa_error_one_line (local);
+      g_propagate_error (error, local);
+    }
+  return doc;
+}
+
+static SsaDocument *
+import_data (const char *data, gsize length, const char *name, const char *images_dir,
+             GError **error)
 {
   g_autoptr(SsaDocument) doc = NULL;
   g_autoptr(GHashTable) image_ids = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
@@ -500,8 +518,10 @@ ssa_coco_import (const char *coco_path, const char *images_dir, GError **error)
   if (!g_file_get_contents (coco_path, &data, &len, &local))
     {
       gboolean noent = g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT);
-      g_set_error (error, G_FILE_ERROR, local->domain == G_FILE_ERROR ? local->code : G_FILE_ERROR_FAILED,
+      GError *e = g_error_new (G_FILE_ERROR, local->domain == G_FILE_ERROR ? local->code : G_FILE_ERROR_FAILED,
                    "%s: %s", coco_path, noent ? "no such file" : local->message);
+      ssa_error_one_line (e);
+      g_propagate_error (error, e);
       return NULL;
     }
   if (images_dir == NULL)

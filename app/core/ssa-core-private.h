@@ -87,6 +87,9 @@ gboolean     ssa_json_get_string (json_object *parent, const char *key, gboolean
                                   const char **out, const char *where, GError **error);
 /* Parses a whole buffer: PARSE error "name: line L: what" on failure. */
 json_object *ssa_json_parse      (const char *data, gsize length, const char *name, GError **error);
+/* Makes an error message one printable line (control characters escaped, at most ~400 bytes):
+ * messages quote strings read from files. */
+void         ssa_error_one_line  (GError *error);
 /* Pretty, deterministic serialisation followed by a newline. */
 char        *ssa_json_to_data    (json_object *root, gsize *length);
 gboolean     ssa_write_file_atomic (const char *path, const char *data, gsize length,

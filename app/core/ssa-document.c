@@ -306,8 +306,10 @@ ssa_document_new_from_file (const char *path, GError **error)
   if (!g_file_get_contents (path, &data, &len, &local))
     {
       gboolean noent = g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT);
-      g_set_error (error, G_FILE_ERROR, local->domain == G_FILE_ERROR ? local->code : G_FILE_ERROR_FAILED,
+      GError *e = g_error_new (G_FILE_ERROR, local->domain == G_FILE_ERROR ? local->code : G_FILE_ERROR_FAILED,
                    "%s: %s", path, noent ? "no such file" : local->message);
+      ssa_error_one_line (e);
+      g_propagate_error (error, e);
       return NULL;
     }
   abs = g_canonicalize_filename (path, NULL);

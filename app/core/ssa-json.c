@@ -202,3 +202,41 @@ ssa_write_file_atomic (const char *path, const char *data, gsize length, GError 
     }
   return TRUE;
 }
+
+void
+ssa_error_one_line (GError *error)
+{
+  GString *s;
+  gsize max = 400;
+
+  if (error == NULL || error->message == NULL)
+    return;
+  s = g_string_new (NULL);
+  for (const char *p = error->message; *p; p++)
+    {
+      guchar c = (guchar) *p;
+      if (c == '\n')
+        g_string_append (s, "\\n");
+      else if (c < 0x20 || c == 0x7f)
+        g_string_append_printf (s, "\\x%02x", c);
+      else
+        g_string_append_c (s, (char) c);
+    }
+  if (s->len > max)
+    {
+      /* cut at a character boundary (file contents quoted in a message can be long) */
+      const char *end = s->str + max;
+      while (end > s->str && ((guchar) *end & 0xc0) == 0x80)
+        end--;
+      g_string_truncate (s, (gsize) (end - s->str));
+      g_string_append (s, "…");
+    }
+  if (!g_utf8_validate (s->str, -1, NULL))
+    {
+      char *valid = g_utf8_make_valid (s->str, -1);
+      g_string_assign (s, valid);
+      g_free (valid);
+    }
+  g_free (error->message);
+  error->message = g_string_free (s, FALSE);
+}

@@ -340,19 +340,26 @@ SsaDocument *
 ssa_project_from_data (const char *data, gsize length, const char *name, const char *base_dir,
                        GError **error)
 {
-  g_autoptr(SsaDocument) doc = parse_project (data, length, name, base_dir, error);
+  g_autoptr(SsaDocument) doc = NULL;
   g_autoptr(SsaDocument) scratch = NULL;
+  GError *local = NULL;
 
+  doc = parse_project (data, length, name, base_dir, &local);
   if (doc == NULL)
-    return NULL;
+    {
+      ssa_error_one_line (local);
+      g_propagate_error (error, local);
+      return NULL;
+    }
   if (ssa_document_get_undo_depth (doc) == 0 && ssa_document_get_redo_depth (doc) == 0)
     return g_steal_pointer (&doc);
   scratch = parse_project (data, length, name, base_dir, NULL);
   g_assert (scratch != NULL);
   ssa_document_set_autosave_delay (scratch, 0);
-  if (!check_history (scratch, name, error))
+  if (!check_history (scratch, name, &local))
     {
-      ssa_document_set_autosave_delay (doc, 0);
+      ssa_error_one_line (local);
+      g_propagate_error (error, local);
       return NULL;
     }
   return g_steal_pointer (&doc);

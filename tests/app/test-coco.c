@@ -305,6 +305,7 @@ test_import_errors (void)
     "                   {\"id\": 1, \"image_id\": 1, \"category_id\": 1, \"segmentation\": [[0,0,1,0,1,1]]}]}",
     "{\"images\": [{\"id\": 1, \"file_name\": \"i.png\", \"width\": 4, \"height\": 4}], \"categories\": [{\"id\": 1, \"name\": \"a\"}],"
     " \"annotations\": [{\"id\": 1, \"image_id\": 1, \"category_id\": 1}]}",
+    "{\"images\": [{\"id\": 1, \"file_name\": \"new\\nline.png\", \"width\": 4, \"height\": 4}], \"categories\": []}",
   };
   g_autofree char *dir = make_tmpdir ();
   g_autofree char *img = g_build_filename (dir, "i.png", NULL);

@@ -316,6 +316,9 @@ test_malformed (void)
     "{\"format\": \"stablesam-project\", \"version\": 1, \"categories\": [], \"images\": [], \"history\": {\"undo\": [{\"label\": \"x\", \"commands\": [{\"op\": \"add_category\", \"index\": 0}]}]}}",
     "{\"format\": \"stablesam-project\", \"version\": 1, \"categories\": [], \"images\": [], \"history\": {\"undo\": [{\"label\": \"x\", \"commands\": [{\"op\": \"remove_object\", \"image\": 3, \"index\": 0, \"before\": {\"id\": 1, \"category_id\": 1, \"rle\": {\"size\": [2, 2], \"counts\": \"04\"}}}]}]}}",
     "{\"format\": \"stablesam-project\", \"version\": 1, \"categories\": [], \"images\": [], \"history\": []}",
+    /* strings quoted in messages keep them on one line */
+    "{\"format\": \"two\\nlines\\r\\u0001\", \"version\": 1, \"categories\": [], \"images\": []}",
+    "{\"format\": \"stablesam-project\", \"version\": 1, \"categories\": [{\"id\": 1, \"name\": \"x\", \"color\": \"#\\n\"}], \"images\": []}",
   };
   g_autofree char *dir = make_tmpdir ();
   g_autofree char *good_path = g_build_filename (dir, "good.json", NULL);
