@@ -310,12 +310,15 @@ void ss_encoder_free(ss_encoder_w *e)
  * the model was loaded never overruns it. */
 #define SZ_X ((size_t)256 * 256 * 64)
 #define BAND_PE 8    /* patch_embed conv2 output rows per band (256 wide) */
-#define BAND_MB 8    /* MBConv output rows per band (256 wide) */
+#define BAND_MB 4    /* MBConv output rows per band (256 wide) */
 #define BAND_PM 4    /* PatchMerging output rows per band */
 #define BAND_NECK 4  /* neck 3x3 conv output rows per band (64 wide) */
 #define CHUNK 128    /* TinyViT local conv + MLP: tokens per chunk (whole image rows) */
-/* largest per-thread need: MBConv band, conv1 (BAND_MB + 2) rows + dw BAND_MB rows, 256 x 256 */
-#define SZ_T ((size_t)(2 * BAND_MB + 2) * 256 * 256)
+#define SZ_MAX(a, b) ((a) > (b) ? (a) : (b))
+/* largest per-thread need: an MBConv band (conv1 BAND_MB + 2 rows and dw BAND_MB rows of
+ * 256 x 256) or a patch_embed band (conv1 2*BAND_PE+1 rows of 512 x 32, im2col 288 wide) */
+#define SZ_T SZ_MAX((size_t)(2 * BAND_MB + 2) * 256 * 256, \
+                    (size_t)(2 * BAND_PE + 1) * 512 * 32 + (size_t)BAND_PE * 256 * 288)
 
 static int enc_threads(const ss_encoder_w *e)
 {
