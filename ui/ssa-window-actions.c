@@ -246,6 +246,23 @@ act_add_category(GtkWidget *widget, const char *name, GVariant *param)
 }
 
 static void
+act_select_category(GtkWidget *widget, const char *name, GVariant *param)
+{
+    SsaWindow *self = SSA_WINDOW(widget);
+    if (!self->document)
+        return;
+    int n = g_variant_get_int32(param);
+    GListModel *cats = ssa_document_get_categories(self->document);
+    if (n < 1 || (guint)n > g_list_model_get_n_items(cats))
+        return;
+    g_autoptr(SsaCategory) cat = g_list_model_get_item(cats, (guint)n - 1);
+    self->current_category = ssa_category_get_id(cat);
+    ssa_window_bind_category_list(self);
+    g_autofree char *msg = g_strdup_printf("Category: %s", ssa_category_get_name(cat));
+    gtk_label_set_text(self->status_label, msg);
+}
+
+static void
 act_dismiss_error(GtkWidget *widget, const char *name, GVariant *param)
 {
     gtk_revealer_set_reveal_child(SSA_WINDOW(widget)->error_revealer, FALSE);
@@ -292,13 +309,14 @@ ssa_window_class_init_actions(GtkWidgetClass *wc)
     gtk_widget_class_install_action(wc, "win.toggle-mode", NULL, act_toggle_mode);
     gtk_widget_class_install_action(wc, "win.add-category", NULL, act_add_category);
     gtk_widget_class_install_action(wc, "win.dismiss-error", NULL, act_dismiss_error);
+    gtk_widget_class_install_action(wc, "win.select-category", "i", act_select_category);
     gtk_widget_class_install_property_action(wc, "win.mode", "mode");
     gtk_widget_class_install_property_action(wc, "win.compare", "compare");
     gtk_widget_class_install_property_action(wc, "win.show-circles", "show-circles");
 
 }
 
-/* Single keys (Enter, Esc, Delete, PgUp/PgDn, a/d, m/c/v) live on the window's content box,
+/* Single keys (Enter, Esc, Delete, PgUp/PgDn, a/d, m/c/v, 1-9) live on the window's content box,
  * not on the window: GtkWindow's own bindings (Return = activate-default, space =
  * activate-focus) would take them first, and a focused text entry must keep its keys (the
  * controller runs in the bubble phase, after the focus widget). */
@@ -327,5 +345,11 @@ ssa_window_add_key_shortcuts(SsaWindow *self, GtkWidget *content)
     for (guint i = 0; i < G_N_ELEMENTS(keys); i++)
         gtk_shortcut_controller_add_shortcut(GTK_SHORTCUT_CONTROLLER(ctl),
             gtk_shortcut_new(gtk_keyval_trigger_new(keys[i].key, 0), gtk_named_action_new(keys[i].action)));
+    for (int n = 1; n <= 9; n++) {
+        GtkShortcut *sc = gtk_shortcut_new(gtk_keyval_trigger_new(GDK_KEY_1 + (n - 1), 0),
+                                           gtk_named_action_new("win.select-category"));
+        gtk_shortcut_set_arguments(sc, g_variant_new_int32(n));
+        gtk_shortcut_controller_add_shortcut(GTK_SHORTCUT_CONTROLLER(ctl), sc);
+    }
     gtk_widget_add_controller(content, ctl);
 }

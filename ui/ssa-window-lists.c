@@ -94,6 +94,7 @@ create_image_row(gpointer item, gpointer user_data)
     }
     GtkWidget *vbox = gtk_box_new(GTK_ORIENTATION_VERTICAL, 2);
     GtkWidget *name = gtk_label_new(ssa_image_entry_get_name(entry));
+    gtk_widget_set_hexpand(name, TRUE);
     gtk_label_set_xalign(GTK_LABEL(name), 0);
     gtk_label_set_ellipsize(GTK_LABEL(name), PANGO_ELLIPSIZE_MIDDLE);
     GtkWidget *count = gtk_label_new(NULL);
@@ -112,7 +113,8 @@ create_image_row(gpointer item, gpointer user_data)
     guint index = ssa_image_entry_get_index(entry);
     if (self->image_count_labels->len <= index)
         g_ptr_array_set_size(self->image_count_labels, index + 1);
-    self->image_count_labels->pdata[index] = count;
+    g_clear_object(&self->image_count_labels->pdata[index]);
+    self->image_count_labels->pdata[index] = g_object_ref(count);
     return box;
 }
 
@@ -201,6 +203,24 @@ category_name(SsaCategory *cat)
     return g_strdup(cat ? ssa_category_get_name(cat) : "");
 }
 
+static void
+dd_setup(GtkSignalListItemFactory *f, GtkListItem *item, gpointer user_data)
+{
+    GtkWidget *label = gtk_label_new(NULL);
+    gtk_label_set_xalign(GTK_LABEL(label), 0);
+    gtk_label_set_ellipsize(GTK_LABEL(label), PANGO_ELLIPSIZE_END);
+    gtk_label_set_width_chars(GTK_LABEL(label), 6);
+    gtk_label_set_max_width_chars(GTK_LABEL(label), 10);
+    gtk_list_item_set_child(item, label);
+}
+
+static void
+dd_bind(GtkSignalListItemFactory *f, GtkListItem *item, gpointer user_data)
+{
+    SsaCategory *cat = gtk_list_item_get_item(item);
+    gtk_label_set_text(GTK_LABEL(gtk_list_item_get_child(item)), ssa_category_get_name(cat));
+}
+
 static guint
 category_position(SsaWindow *self, gint64 id)
 {
@@ -272,6 +292,12 @@ create_object_row(gpointer item, gpointer user_data)
     GtkExpression *expr = gtk_cclosure_expression_new(G_TYPE_STRING, NULL, 0, NULL,
                                                       G_CALLBACK(category_name), NULL, NULL);
     GtkWidget *dd = gtk_drop_down_new(g_object_ref(ssa_document_get_categories(self->document)), expr);
+    /* ellipsized names: a long category name must not widen the sidebar (and move the canvas) */
+    GtkListItemFactory *factory = gtk_signal_list_item_factory_new();
+    g_signal_connect(factory, "setup", G_CALLBACK(dd_setup), NULL);
+    g_signal_connect(factory, "bind", G_CALLBACK(dd_bind), NULL);
+    gtk_drop_down_set_factory(GTK_DROP_DOWN(dd), factory);
+    g_object_unref(factory);
     gtk_widget_set_hexpand(dd, TRUE);
     guint pos = category_position(self, ssa_object_get_category_id(obj));
     if (pos != GTK_INVALID_LIST_POSITION)

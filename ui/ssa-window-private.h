@@ -14,7 +14,6 @@ struct _SsaWindow {
     GtkApplicationWindow parent_instance;
 
     /* template widgets */
-    GtkWidget *content;
     GtkDropDown *mode_dropdown;
     GtkRevealer *error_revealer;
     GtkLabel *error_label;
@@ -53,7 +52,7 @@ struct _SsaWindow {
     SsaPrompt *prompt;            /* the prompt being built (never NULL) */
     SsaPrediction *prediction;    /* answer to `prompt`, or NULL */
     GHashTable *thumbnails;       /* path -> GdkTexture */
-    GPtrArray *image_count_labels;/* GtkLabel per image row (borrowed widgets, weak) */
+    GPtrArray *image_count_labels;/* GtkLabel per image row (owned refs, NULL holes) */
     char *model_path, *plugin_path;
 
     /* state */

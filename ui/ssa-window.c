@@ -859,6 +859,14 @@ ssa_window_dispose(GObject *object)
     SsaWindow *self = SSA_WINDOW(object);
     g_cancellable_cancel(self->image_cancellable);
     g_cancellable_cancel(self->prefetch_cancellable);
+    /* the lists emit row-selected (NULL) while they are torn down */
+    if (self->image_list) {
+        g_signal_handlers_disconnect_by_data(self->image_list, self);
+        g_signal_handlers_disconnect_by_data(self->object_list, self);
+        g_signal_handlers_disconnect_by_data(self->category_list, self);
+    }
+    if (self->image_count_labels)
+        g_ptr_array_set_size(self->image_count_labels, 0);
     if (self->worker)
         g_signal_handlers_disconnect_by_data(self->worker, self);
     if (self->document) {
@@ -916,7 +924,6 @@ ssa_window_class_init(SsaWindowClass *klass)
 
     g_type_ensure(SSA_TYPE_CANVAS);
     gtk_widget_class_set_template_from_resource(widget_class, "/org/stablesam/Annotator/ui/ssa-window.ui");
-    gtk_widget_class_bind_template_child(widget_class, SsaWindow, content);
     gtk_widget_class_bind_template_child(widget_class, SsaWindow, mode_dropdown);
     gtk_widget_class_bind_template_child(widget_class, SsaWindow, error_revealer);
     gtk_widget_class_bind_template_child(widget_class, SsaWindow, error_label);
@@ -943,6 +950,13 @@ ssa_window_class_init(SsaWindowClass *klass)
 }
 
 static void
+unref_if_set(gpointer object)
+{
+    if (object)
+        g_object_unref(object);
+}
+
+static void
 ssa_window_init(SsaWindow *self)
 {
     self->mode = g_strdup("stable"); /* before the template: property actions read it */
@@ -950,7 +964,7 @@ ssa_window_init(SsaWindow *self)
     self->image_index = -1;
     self->prompt = ssa_prompt_new();
     self->thumbnails = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_object_unref);
-    self->image_count_labels = g_ptr_array_new();
+    self->image_count_labels = g_ptr_array_new_with_free_func(unref_if_set);
     self->worker = ssa_worker_new();
     g_signal_connect(self->worker, "prediction", G_CALLBACK(on_prediction), self);
     g_signal_connect(self->worker, "prediction-failed", G_CALLBACK(on_prediction_failed), self);
@@ -962,7 +976,8 @@ ssa_window_init(SsaWindow *self)
     }
     g_signal_connect(self->canvas, "notify::zoom", G_CALLBACK(on_zoom_changed), self);
     ssa_window_lists_init(self);
-    ssa_window_add_key_shortcuts(self, self->content);
+    /* (the window's child is not a bound template child: GtkWindow unparents it itself) */
+    ssa_window_add_key_shortcuts(self, gtk_window_get_child(GTK_WINDOW(self)));
     gtk_progress_bar_set_show_text(self->encode_progress, TRUE);
 }
 

@@ -9,7 +9,7 @@
 # TAP output; exit 77 (skip) when the model is not available.
 set -u
 annotate=$1 stablesam=$2 checker=$3 samples=$4 out=$5
-echo "1..5"
+echo "1..6"
 
 model=${STABLESAM_MODEL:-${XDG_CACHE_HOME:-$HOME/.cache}/stablesam/mobilesam.safetensors}
 if [ ! -f "$model" ]; then
@@ -116,5 +116,14 @@ if result=$("$checker" "$coco" "$out/segment.json" 0.98); then
     echo "ok 5 - $result"
 else
     echo "not ok 5 - $result"
+    exit 1
+fi
+# (the session-bus warning is Xvfb's missing D-Bus, not ours)
+bad=$(grep -E 'CRITICAL|WARNING' "$log" | grep -v 'session bus' || true)
+if [ -z "$bad" ]; then
+    echo "ok 6 - no GLib criticals or warnings in the log"
+else
+    echo "not ok 6 - GLib criticals or warnings in the log"
+    echo "$bad" | sed 's/^/#   /'
     exit 1
 fi
