@@ -385,7 +385,7 @@ def plot(out_dir):
     fig, ax = plt.subplots(1, 2, figsize=(11, 4))
     s = np.array([r["step"] for r in rows])
     loss = np.array([r["loss"] for r in rows])
-    k = max(1, len(loss) // 50)
+    k = max(1, min(50, len(loss) // 10))
     sm = np.convolve(loss, np.ones(k) / k, mode="valid")
     ax[0].plot(s, loss, alpha=0.25, label="loss (BCE+Dice)")
     ax[0].plot(s[k - 1:], sm, label=f"mean of {k}")
@@ -394,11 +394,17 @@ def plot(out_dir):
     ax[0].legend()
     if vrows:
         vs = [r["step"] for r in vrows]
+        ci = 0
         for name in sorted(vrows[0]["stable"]):
             for t in VAL_TYPES:
-                ax[1].plot(vs, [r["stable"][name][t] for r in vrows], label=f"{name} {t}")
+                col = f"C{ci % 10}"
+                ci += 1
+                ax[1].plot(vs, [r["stable"][name][t] for r in vrows], color=col, marker=".", label=f"{name} {t}")
+                sam = vrows[-1].get("sam") or {}
+                if name in sam:
+                    ax[1].axhline(sam[name][t], color=col, linestyle="--", linewidth=0.8)
         ax[1].set_xlabel("step")
-        ax[1].set_title("val mIoU (256^2 grid), Stable-SAM")
+        ax[1].set_title("val mIoU (256^2 grid): Stable-SAM (solid), SAM (dashed)")
         ax[1].legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(os.path.join(out_dir, "loss.png"), dpi=90)
