@@ -368,7 +368,8 @@ static void
 test_rle_roundtrip (void)
 {
   guint64 seed = 7;
-  static const int sizes[][2] = { { 1, 1 }, { 1, 9 }, { 9, 1 }, { 31, 17 }, { 64, 48 }, { 200, 3 } };
+  static const int sizes[][2] = { { 1, 1 }, { 1, 9 }, { 9, 1 }, { 31, 17 }, { 64, 48 }, { 200, 3 },
+                                  { 3, 200 }, { 130, 67 } };
 
   for (guint s = 0; s < G_N_ELEMENTS (sizes); s++)
     {
@@ -394,6 +395,14 @@ test_rle_roundtrip (void)
           g_assert_cmpint (bw, ==, w);
           g_assert_cmpint (bh, ==, h);
           g_assert_cmpmem (back, (gsize) w * h, m, (gsize) w * h);
+          {
+            /* the document's RLE is the engine's */
+            char err[256];
+            char *ref_rle = ss_mask_to_rle_string (m, w, h, err, sizeof err);
+            g_assert_nonnull (ref_rle);
+            g_assert_cmpstr (ssa_object_get_rle (o), ==, ref_rle);
+            free (ref_rle);
+          }
           g_assert_cmpint (ssa_object_get_area (o), ==, (gint64) ss_mask_area (m, w, h));
           ssa_object_get_bbox (o, bb);
           ss_mask_bbox (m, w, h, ref);
