@@ -53,20 +53,33 @@ image_size (SsaImageEntry *img, int *w, int *h, GError **error)
   return TRUE;
 }
 
+/* Polygons of an object, traced inside its bbox only (objects are usually small next to the
+ * image). An empty mask gives an empty list. */
 static json_object *
 polygons_json (SsaObject *obj)
 {
-  int w, h;
-  g_autofree guint8 *mask = ssa_object_decode_mask (obj, &w, &h);
-  g_autoptr(GPtrArray) polys = ssa_mask_to_polygons (mask, w, h, SSA_COCO_POLYGON_TOLERANCE);
+  const SsaObjectData *d = ssa_object_peek_data (obj);
   json_object *seg = json_object_new_array ();
+  int x0 = (int) d->bbox[0], y0 = (int) d->bbox[1], bw = (int) d->bbox[2], bh = (int) d->bbox[3];
+  g_autofree guint8 *mask = NULL;
+  g_autofree guint8 *crop = NULL;
+  g_autoptr(GPtrArray) polys = NULL;
+  int w, h;
 
+  if (d->area == 0 || bw <= 0 || bh <= 0)
+    return seg;
+  mask = ssa_object_decode_mask (obj, &w, &h);
+  g_assert (x0 >= 0 && y0 >= 0 && x0 + bw <= w && y0 + bh <= h);
+  crop = g_malloc ((gsize) bw * bh);
+  for (int y = 0; y < bh; y++)
+    memcpy (crop + (gsize) y * bw, mask + (gsize) (y0 + y) * w + x0, (gsize) bw);
+  polys = ssa_mask_to_polygons (crop, bw, bh, SSA_COCO_POLYGON_TOLERANCE);
   for (guint i = 0; i < polys->len; i++)
     {
       GArray *p = g_ptr_array_index (polys, i);
       json_object *arr = json_object_new_array ();
       for (guint k = 0; k < p->len; k++)
-        json_object_array_add (arr, ssa_json_double (g_array_index (p, double, k)));
+        json_object_array_add (arr, ssa_json_double (g_array_index (p, double, k) + (k % 2 ? y0 : x0)));
       json_object_array_add (seg, arr);
     }
   return seg;

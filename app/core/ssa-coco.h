@@ -13,7 +13,8 @@
  *    With SSA_COCO_POLYGONS: polygons [[x1, y1, x2, y2, ...], ...] — one per 4-connected
  *    component, outer boundary traced along pixel edges (vertices on pixel corners), simplified
  *    by Douglas–Peucker with tolerance SSA_COCO_POLYGON_TOLERANCE (1.0 px); holes are NOT
- *    representable in COCO polygons and are filled. Use RLE for exact masks.
+ *    representable in COCO polygons and are filled. An empty mask gives "segmentation": [].
+ *    Use RLE for exact masks.
  *  - iscrowd: COCO's semantic flag (1 = a crowd region that evaluation ignores), NOT a marker of
  *    the encoding: objects drawn in the annotator are single objects → 0, even when written as
  *    RLE (pycocotools reads RLE with iscrowd 0 fine). Imported iscrowd values are kept.
