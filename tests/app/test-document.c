@@ -418,6 +418,30 @@ test_rle_roundtrip (void)
     }
 }
 
+/* The history keeps the last "undo-limit" steps. */
+static void
+test_undo_limit (void)
+{
+  g_autoptr(SsaDocument) doc = new_doc (1);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *after2 = NULL, *s = NULL;
+
+  ssa_document_set_undo_limit (doc, 3);
+  for (int i = 0; i < 5; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("c%d", i);
+      ssa_document_add_category (doc, 0, name, 0, &error);
+      if (i == 1)
+        after2 = doc_state (doc);
+    }
+  g_assert_cmpuint (ssa_document_get_undo_depth (doc), ==, 3);
+  while (ssa_document_undo (doc))
+    ;
+  s = doc_state (doc);
+  g_assert_cmpstr (s, ==, after2);
+  g_assert_cmpuint (ssa_document_get_redo_depth (doc), ==, 3);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -429,5 +453,6 @@ main (int argc, char **argv)
   g_test_add_func ("/document/groups", test_groups);
   g_test_add_func ("/document/random-sequence", test_random_sequence);
   g_test_add_func ("/document/rle-roundtrip", test_rle_roundtrip);
+  g_test_add_func ("/document/undo-limit", test_undo_limit);
   return g_test_run ();
 }
