@@ -453,7 +453,7 @@ static void im2col3x3(const float *x, int H, int W, int row0, int C, int s, int 
 static void patch_embed(const ss_encoder_w *e, const float *in, float *x, float *tslots)
 {
     const size_t plane = (size_t)1024 * 1024;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
     for (int oy0 = 0; oy0 < 256; oy0 += BAND_PE) {
         float *c1 = tslots + (size_t)THREAD_ID() * SZ_T;        /* ((2*BAND_PE+1) * 512, 32) */
         float *col = c1 + (size_t)(2 * BAND_PE + 1) * 512 * 32; /* (BAND_PE * 256, 288) */
@@ -492,7 +492,7 @@ static void mb_forward(const mb_unit *u, const float *x, int H, int W, float *y,
 {
     const int s = u->stride, Ho = (H - 1) / s + 1, Wo = (W - 1) / s + 1;
     int have0 = 0, have1 = 0; /* conv1 rows [have0, have1) left at the start of this thread's b1 */
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 2)
     for (int oy0 = 0; oy0 < Ho; oy0 += band) {
         const int oy1 = oy0 + band < Ho ? oy0 + band : Ho;
         const int r0 = oy0 * s - 1 < 0 ? 0 : oy0 * s - 1;
@@ -501,8 +501,9 @@ static void mb_forward(const mb_unit *u, const float *x, int H, int W, float *y,
         float *b1 = tslots + (size_t)THREAD_ID() * SZ_T; /* (nin, ch) */
         float *b2 = b1 + nin * u->ch;                     /* (nout, ch) */
         assert((nin + nout) * u->ch <= SZ_T);
-        /* conv1 + GELU; with a static schedule a thread's bands are consecutive, so the rows
-         * this band shares with the previous one are moved, not recomputed */
+        /* conv1 + GELU; bands are handed out two at a time (dynamic, so a thread that was
+         * preempted does not hold the others up), and when a thread's previous band is the one
+         * just above, the conv1 rows the two share are moved, not recomputed */
         int c0 = r0;
         if (have0 <= r0 && r0 < have1) {
             memmove(b1, b1 + (size_t)(r0 - have0) * W * u->ch, sizeof(float) * (have1 - r0) * W * u->ch);
@@ -726,7 +727,7 @@ static void block_attention(const vit_block *b, float *x, int H, int W, float *t
 static void block_conv_mlp(const vit_block *b, const float *x, int H, int W, float *y, float *tslots)
 {
     const int C = b->dim, rows = CHUNK / W > 0 ? CHUNK / W : 1;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
     for (int y0 = 0; y0 < H; y0 += rows) {
         const int y1 = y0 + rows < H ? y0 + rows : H, m = (y1 - y0) * W;
         float *t = tslots + (size_t)THREAD_ID() * SZ_T; /* (m, C) */
@@ -745,13 +746,13 @@ static void block_conv_mlp(const vit_block *b, const float *x, int H, int W, flo
  * half needs all of t (barrier between the two loops). */
 static void neck_forward(const ss_encoder_w *e, const float *x, float *t, float *out, float *tslots)
 {
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
     for (int y0 = 0; y0 < 64; y0 += 2) {
         float *tr = t + (size_t)y0 * 64 * 256;
         ss_gemm_packed_seq(x + (size_t)y0 * 64 * 320, 320, 128, &e->neck0, NULL, tr, 256, 0);
         ln_rows(tr, tr, 128, 256, e->ln1_w, e->ln1_b, 1e-6f);
     }
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
     for (int oy0 = 0; oy0 < 64; oy0 += BAND_NECK) {
         float *col = tslots + (size_t)THREAD_ID() * SZ_T; /* (BAND_NECK * 64, 2304) */
         float *u = col + (size_t)BAND_NECK * 64 * 2304;   /* (BAND_NECK * 64, 256) */
