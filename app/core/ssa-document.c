@@ -19,6 +19,9 @@ struct _SsaDocument
   GListStore *images;          /* SsaImageEntry, append-only */
   GListStore *categories;      /* SsaCategory */
   GHashTable *objects_by_id;   /* gint64* -> SsaObject (the image's store holds the reference) */
+  GHashTable *images_by_path;  /* path -> SsaImageEntry (borrowed) */
+  GHashTable *image_ids;       /* set of gint64* image ids */
+  gint64 max_image_id;
   GPtrArray *undo;             /* SsaUndoStep, oldest first */
   GPtrArray *redo;             /* SsaUndoStep, next redo last */
   SsaUndoStep *group;          /* open group, or NULL */
@@ -102,6 +105,8 @@ ssa_document_finalize (GObject *object)
 
   g_clear_pointer (&self->path, g_free);
   g_clear_pointer (&self->objects_by_id, g_hash_table_unref);
+  g_clear_pointer (&self->images_by_path, g_hash_table_unref);
+  g_clear_pointer (&self->image_ids, g_hash_table_unref);
   g_clear_object (&self->images);
   g_clear_object (&self->categories);
   g_clear_pointer (&self->undo, g_ptr_array_unref);
@@ -201,6 +206,8 @@ ssa_document_init (SsaDocument *self)
   self->images = g_list_store_new (SSA_TYPE_IMAGE_ENTRY);
   self->categories = g_list_store_new (SSA_TYPE_CATEGORY);
   self->objects_by_id = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  self->images_by_path = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->image_ids = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   self->undo = g_ptr_array_new_with_free_func ((GDestroyNotify) ssa_undo_step_free);
   self->redo = g_ptr_array_new_with_free_func ((GDestroyNotify) ssa_undo_step_free);
   self->current_image = -1;
@@ -456,28 +463,23 @@ ssa_document_add_image (SsaDocument *self, const char *path, int width, int heig
 {
   g_autofree char *abs = NULL;
   g_autoptr(SsaImageEntry) img = NULL;
+  SsaImageEntry *existing;
   guint n;
-  gint64 max_id = 0;
-  gboolean id_used = FALSE;
 
   g_return_val_if_fail (SSA_IS_DOCUMENT (self), NULL);
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (width >= 0 && height >= 0, NULL);
 
   abs = g_canonicalize_filename (path, NULL);
+  if ((existing = g_hash_table_lookup (self->images_by_path, abs)) != NULL)
+    return existing;
   n = ssa_document_get_n_images (self);
-  for (guint i = 0; i < n; i++)
-    {
-      SsaImageEntry *e = ssa_document_get_image (self, i);
-      if (strcmp (ssa_image_entry_get_path (e), abs) == 0)
-        return e;
-      max_id = MAX (max_id, ssa_image_entry_get_id (e));
-      if (ssa_image_entry_get_id (e) == id)
-        id_used = TRUE;
-    }
-  if (id <= 0 || id_used)
-    id = max_id + 1;
+  if (id <= 0 || g_hash_table_contains (self->image_ids, &id))
+    id = self->max_image_id + 1;
+  self->max_image_id = MAX (self->max_image_id, id);
+  g_hash_table_add (self->image_ids, g_memdup2 (&id, sizeof id));
   img = ssa_image_entry_new (n, abs, width, height, id);
+  g_hash_table_insert (self->images_by_path, g_strdup (abs), img);
   g_list_store_append (self->images, img);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_IMAGES]);
   g_signal_emit (self, signals[IMAGE_ADDED], 0, img);

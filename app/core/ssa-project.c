@@ -212,19 +212,18 @@ parse_project (const char *data, gsize length, const char *name, const char *bas
                        "%s: \"file\" must be non-empty, \"id\" > 0 and the size valid", where);
           goto out;
         }
-      for (guint k = 0; k < ssa_document_get_n_images (doc); k++)
-        if (ssa_image_entry_get_id (ssa_document_get_image (doc, k)) == id)
-          {
-            g_set_error (error, SSA_DOCUMENT_ERROR, SSA_DOCUMENT_ERROR_INVALID,
-                         "%s: image id %" G_GINT64_FORMAT " is used twice", where, id);
-            goto out;
-          }
       path = g_path_is_absolute (file) || base_dir == NULL ? g_strdup (file) : g_build_filename (base_dir, file, NULL);
       entry = ssa_document_add_image (doc, path, (int) w, (int) h, id);
       if (ssa_image_entry_get_index (entry) != i)
         {
           g_set_error (error, SSA_DOCUMENT_ERROR, SSA_DOCUMENT_ERROR_INVALID,
                        "%s: \"%s\" is listed twice", where, file);
+          goto out;
+        }
+      if (ssa_image_entry_get_id (entry) != id)  /* add_image gave it a fresh id */
+        {
+          g_set_error (error, SSA_DOCUMENT_ERROR, SSA_DOCUMENT_ERROR_INVALID,
+                       "%s: image id %" G_GINT64_FORMAT " is used twice", where, id);
           goto out;
         }
       if (hash != NULL)
