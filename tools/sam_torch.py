@@ -144,6 +144,15 @@ def prompt_arrays(w, h, points=(), box=None):
 # SAM prompt encoder + mask decoder (frozen)
 
 
+def _convt2x2(x, w, b):
+    """ConvTranspose2d(kernel 2, stride 2) as one matmul: x (B, C, H, W), w (C, O, 2, 2)."""
+    B, C, H, W = x.shape
+    O = w.shape[1]
+    y = x.flatten(2).transpose(1, 2) @ w.reshape(C, O * 4)  # (B, HW, O*4)
+    y = y.reshape(B, H, W, O, 2, 2).permute(0, 3, 1, 4, 2, 5).reshape(B, O, 2 * H, 2 * W)
+    return y + b.reshape(1, O, 1, 1)
+
+
 def _ln(x, w, b, eps):
     return F.layer_norm(x, (x.shape[-1],), w, b, eps)
 
@@ -328,9 +337,9 @@ class SamDecoder(nn.Module):
         mask_tok = queries[:, 1:5]
         x = keys.transpose(1, 2).reshape(B, EMB, GRID, GRID)
         u = md + "output_upscaling."
-        x = F.conv_transpose2d(x, self.w(u + "0.weight"), self.w(u + "0.bias"), stride=2)
+        x = _convt2x2(x, self.w(u + "0.weight"), self.w(u + "0.bias"))
         x = F.gelu(_ln2d(x, self.w(u + "1.weight"), self.w(u + "1.bias")))
-        x = F.conv_transpose2d(x, self.w(u + "3.weight"), self.w(u + "3.bias"), stride=2)
+        x = _convt2x2(x, self.w(u + "3.weight"), self.w(u + "3.bias"))
         x = F.gelu(x)  # (B, 32, 256, 256)
         hyper = torch.stack([self._mlp(mask_tok[:, i], f"{md}output_hypernetworks_mlps.{i}", 3)
                              for i in range(4)], dim=1)  # (B, 4, 32)
@@ -398,8 +407,11 @@ class StablePlugin(nn.Module):
     """DSP + DRP for the two token-to-image attentions. Parameter names = plugin file names.
     dsp.scale (s_p) is a buffer (fixed), everything else is trainable."""
 
-    def __init__(self, tensors=None):
+    def __init__(self, tensors=None, fast_sampling=False):
         super().__init__()
+        # fast_sampling: F.grid_sample (same bilinear rule, ~1e-6 rounding differences) instead
+        # of the explicit 4-corner form; for training speed, never for golden references.
+        self.fast_sampling = fast_sampling
         shapes = plugin_shapes()
         self._keys = {}
         for n, shp in shapes.items():
@@ -477,7 +489,12 @@ class StablePlugin(nn.Module):
         p = torch.stack([gx, gy], 0)[None]  # (1, 2, 64, 64)
         q = (p + delta).clamp(0.0, GRID - 1.0)
         q = q.flatten(2).transpose(1, 2)  # (B, 4096, 2)
-        xs = bilinear_sample(m * X, q)
+        if self.fast_sampling:
+            grid = (q / (GRID - 1) * 2.0 - 1.0).reshape(B, GRID, GRID, 2)
+            xs = F.grid_sample(m * X, grid, mode="bilinear", padding_mode="border",
+                               align_corners=True).flatten(2).transpose(1, 2)
+        else:
+            xs = bilinear_sample(m * X, q)
         al = self.route(b, t_o)
         xt = al[:, 0, None, None] * xs + al[:, 1, None, None] * keys
         return xt, al, q
