@@ -17,6 +17,11 @@
  * with sequential kernels (GEMMs: ss_gemm_packed_seq), so there is one barrier per stage.
  * Large maps are processed in bands of rows so that intermediates stay in cache and the
  * scratch stays small (see "scratch" below). */
+/* FP exception flags are never read: let GCC if-convert the selects of the exp/GELU
+ * approximations (ops.h) so that their loops vectorise without AVX-512 masking too. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
 #include "encoder.h"
 
 #include <assert.h>

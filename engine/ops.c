@@ -1,4 +1,9 @@
 /* ops.c — small dense kernels shared by the encoder and the decoder. */
+/* FP exception flags are never read: let GCC if-convert the selects of the exp/GELU
+ * approximations (ops.h) so that their loops vectorise without AVX-512 masking too. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
 #include "ops.h"
 
 #include <math.h>
@@ -233,11 +238,18 @@ void ss_gemm_packed_seq(const float *x, int ldx, int n, const ss_packed_w *W, co
 #endif
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, W->out, W->in, 1.0f, x, ldx, W->w,
                 W->in, (flags & SS_GEMM_ACC) ? 1.0f : 0.0f, y, ldy);
+    const int out = W->out;
     for (int i = 0; i < n; i++) {
         float *r = y + (size_t)i * ldy;
-        for (int j = 0; j < W->out; j++) {
-            float v = r[j] + (b ? b[j] : 0.0f);
-            r[j] = (flags & SS_GEMM_GELU) ? ss_gelu_approx(v) : v;
+        if (b && (flags & SS_GEMM_GELU)) {
+#pragma omp simd
+            for (int j = 0; j < out; j++) r[j] = ss_gelu_approx(r[j] + b[j]);
+        } else if (b) {
+#pragma omp simd
+            for (int j = 0; j < out; j++) r[j] += b[j];
+        } else if (flags & SS_GEMM_GELU) {
+#pragma omp simd
+            for (int j = 0; j < out; j++) r[j] = ss_gelu_approx(r[j]);
         }
     }
 }

@@ -50,7 +50,8 @@ int ss_get_threads(void);
  * written without cancellation: absolute error < 1e-7 * |x|. */
 static inline float ss_expf_approx(float x)
 {
-    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+    x = x > -87.0f ? x : -87.0f;
+    x = x < 88.0f ? x : 88.0f;
     /* x = n ln2 + r, |r| <= ln2/2; round-to-nearest through the 1.5 * 2^23 trick */
     float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     float r = x - n * 0.693145751953125f;
@@ -72,7 +73,7 @@ static inline float ss_gelu_approx(float x)
 {
     /* gelu(x) = x Phi(x) = 0.5 x (1 + erf(z)), z = x / sqrt(2).
      * erf(|z|) = 1 - e, e = t P(t) exp(-z^2), t = 1 / (1 + p |z|). */
-    float az = (x < 0.0f ? -x : x) * 0.70710678118654752f;
+    float az = __builtin_fabsf(x) * 0.70710678118654752f;
     float t = 1.0f / (1.0f + 0.3275911f * az);
     float q = 1.061405429f;
     q = q * t - 1.453152027f;
@@ -80,8 +81,8 @@ static inline float ss_gelu_approx(float x)
     q = q * t - 0.284496736f;
     q = q * t + 0.254829592f;
     float e = q * t * ss_expf_approx(-az * az);
-    float h = 0.5f * x * e;
-    return x < 0.0f ? h : x - h;
+    float h = 0.5f * x * e, g = x - h; /* both computed: a plain select, vectorisable */
+    return x < 0.0f ? h : g;
 }
 
 #ifdef __AVX512F__
