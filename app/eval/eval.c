@@ -614,8 +614,8 @@ int ssa_cmd_eval(int argc, char **argv)
     if (ev->limit > 0 && ev->limit < n_total)
         n_total = ev->limit;
 
-    static ProtoAgg agg[2][P_COUNT];
-    static NocAgg noc[2];
+    ProtoAgg agg[2][P_COUNT];
+    NocAgg noc[2];
     memset(agg, 0, sizeof agg);
     memset(noc, 0, sizeof noc);
     ProtoPrompts *pp = g_new0(ProtoPrompts, P_COUNT);
