@@ -63,7 +63,7 @@ int main(void)
         double d = fabs(ss_gelu_approx((float)x) - gelu_ref((float)x)) / fmax(1.0, fabs(x));
         eg = d > eg ? d : eg;
     }
-    tap(eg < 3e-7, "scalar GELU: max error %.3g (relative to max(1,|x|), limit %.0e)", eg, 3e-7);
+    tap(eg < 5e-7, "scalar GELU: max error %.3g (relative to max(1,|x|), limit %.0e)", eg, 5e-7);
     for (int i = -87000; i <= 88000; i++) {
         double x = i * 1e-3;
         double d = fabs(ss_expf_approx((float)x) - exp((float)x)) / exp((float)x);
@@ -86,7 +86,7 @@ int main(void)
             worst = d > worst ? d : worst;
         }
         ev = worst;
-        tap(ev < 3e-7, "ss_bias_gelu (vector path): max error %.3g (limit %.0e)", ev, 3e-7);
+        tap(ev < 5e-7, "ss_bias_gelu (vector path): max error %.3g (limit %.0e)", ev, 5e-7);
         free(y), free(b), free(y0);
     }
 
