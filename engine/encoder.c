@@ -9,9 +9,12 @@
  *   neck          1x1 320->256, LayerNorm2d, 3x3 256->256, LayerNorm2d     -> out (256, 64, 64)
  *
  * Layout: every activation inside is channel-last, (H*W, C) row-major ("tokens"), so 1x1 convs
- * and linears are plain GEMMs against the checkpoint's (out, in) weights
- * (cblas_sgemm RowMajor, NoTrans, Trans). Depthwise and 3x3 conv weights are repacked once at
- * bind time into tap-major tables (derived constants, owned by ss_encoder_w).
+ * and linears are plain GEMMs y = x . W^T against the checkpoint's (out, in) weights; 3x3 convs
+ * are im2col + GEMM. At bind time the GEMM weights are packed into 32-output panels for the
+ * AVX-512 micro-kernel of ops.c (ss_pack_w; without AVX-512 the original (out, in) weights go
+ * to cblas_sgemm NoTrans/Trans), depthwise weights into tap-major (9, C) tables, and the
+ * attention biases gathered to (heads, n, n): derived constants owned by ss_encoder_w.
+ * Accuracy (3 images vs onnxruntime): relative L2 error of the embedding ~3.5e-6.
  * Threading: one OpenMP parallel region for the whole pass; each stage shares out bands of
  * rows, windows or chunks (`omp for`), and each thread runs the whole pipeline of its share
  * with sequential kernels (GEMMs: ss_gemm_packed_seq), so there is one barrier per stage.
