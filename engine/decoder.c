@@ -552,23 +552,29 @@ int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode
     float *mo = as.S;                     /* (4, 65536) */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, NPOS, UP1 * 4, C, 1.0f, keys, C,
                 d->up0_w, UP1 * 4, 0.0f, c1, UP1 * 4);
-    /* + bias, LayerNorm2d over the 64 channels (eps 1e-6), GELU, scattered to the 128² grid */
+    /* + bias, LayerNorm2d over the 64 channels (eps 1e-6), GELU, scattered to the 128² grid.
+     * Parameters copied to locals so the loops vectorise (no aliasing with the outputs). */
+    float b0[UP1], g1[UP1], b1[UP1], b3[UP2];
+    memcpy(b0, d->up0_b, sizeof b0);
+    memcpy(g1, d->up1.g, sizeof g1);
+    memcpy(b1, d->up1.b, sizeof b1);
+    memcpy(b3, d->up3_b, sizeof b3);
 #pragma omp parallel for schedule(static)
     for (int p = 0; p < NPOS; p++) {
         int y = p / SS_EMB_SIDE, x = p % SS_EMB_SIDE;
-        float *cp = c1 + (size_t)p * UP1 * 4;
+        const float *cp = c1 + (size_t)p * UP1 * 4;
         for (int k = 0; k < 4; k++) {
             float v[UP1];
             float mean = 0.0f, var = 0.0f;
             for (int o = 0; o < UP1; o++) {
-                v[o] = cp[o * 4 + k] + d->up0_b[o];
+                v[o] = cp[o * 4 + k] + b0[o];
                 mean += v[o];
             }
             mean *= 1.0f / UP1;
             for (int o = 0; o < UP1; o++) var += (v[o] - mean) * (v[o] - mean);
             float inv = 1.0f / sqrtf(var * (1.0f / UP1) + 1e-6f);
-            float *dst = a2 + ((size_t)(2 * y + k / 2) * 128 + 2 * x + k % 2) * UP1;
-            for (int o = 0; o < UP1; o++) dst[o] = ss_gelu1((v[o] - mean) * inv * d->up1.g[o] + d->up1.b[o]);
+            float *restrict dst = a2 + ((size_t)(2 * y + k / 2) * 128 + 2 * x + k % 2) * UP1;
+            for (int o = 0; o < UP1; o++) dst[o] = ss_gelu1((v[o] - mean) * inv * g1[o] + b1[o]);
         }
     }
     /* ConvTranspose 2x2 s2 64→32 (+ bias, GELU): c2[P, k*32 + o] */
@@ -576,8 +582,8 @@ int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode
                 d->up3_wp, 4 * UP2, 0.0f, c2, 4 * UP2);
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < 128 * 128 * 4; r++) {
-        float *row = c2 + (size_t)r * UP2;
-        for (int o = 0; o < UP2; o++) row[o] = ss_gelu1(row[o] + d->up3_b[o]);
+        float *restrict row = c2 + (size_t)r * UP2;
+        for (int o = 0; o < UP2; o++) row[o] = ss_gelu1(row[o] + b3[o]);
     }
     /* masks = hyper_in · upscaled: mo (4, 65536) rows in (P, k) order, scattered to (256, 256) */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, SS_N_TOKENS, 128 * 128 * 4, UP2, 1.0f, hyp,

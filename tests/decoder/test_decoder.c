@@ -1,29 +1,39 @@
-/* test_decoder.c — SAM prompt encoder + mask decoder against the original ONNX graph (TAP).
+/* test_decoder.c — SAM prompt encoder + mask decoder (engine/decoder.c) against the original
+ * ONNX graph, and the Stable-SAM plugin's loader / invariants (engine/plugin.c). TAP output.
  *
- * usage: test_decoder MODEL.safetensors REFDIR [--bench N]
+ * usage: test_decoder REFDIR [--bench N]
+ *   model: $STABLESAM_MODEL, else $XDG_CACHE_HOME/stablesam/mobilesam.safetensors, else
+ *   ~/.cache/stablesam/mobilesam.safetensors; a missing model fails unless STABLESAM_ALLOW_SKIP=1.
+ *   threads: $STABLESAM_THREADS (default 2).
  *
- * REFDIR layout (tools/golden/make_golden.py --dev-out, or the compact fixture in
- * tests/decoder/data): golden.json (images: name, width, height, cases: id, points, box),
- * IMAGE/embedding.f32 (256, 64, 64) and per case IMAGE/CASE/ with iou_all.f32 (4,),
- * mask_input.f32 (256, 256) when the case feeds one, and either low_res_all.f32 (4, 256, 256)
- * or low_res_sub4.f32 (4, 64, 64) = low_res_all[:, ::4, ::4].
+ * REFDIR: golden.json (images: name, width, height, cases: id, points, box, mask_from) and
+ * IMAGE/embedding.f32 or .f16 (256, 64, 64); per case IMAGE/CASE/iou_all.f32 (4,),
+ * low_res_all.f32 (4, 256, 256) or low_res_sub4.f32 (4, 64, 64) = low_res_all[:, ::4, ::4],
+ * mask_input.f32 or .f16 (256, 256) when the case feeds a mask. tests/decoder/data is such a
+ * directory (written by make_fixture.py); tools/golden/make_golden.py --dev-out writes a full one.
  *
- * Checks per case: max |Δ low-res logit| ≤ 1e-3 over every reference value of all 4 mask
- * tokens, max |Δ IoU prediction| ≤ 1e-3. Also: the untrained (no-op) plugin gives the SAM result
- * (max |Δ| < 1e-4), the trace sums to 1, bad plugin files are refused, no allocation needed. */
+ * Checks: every case, all 4 mask tokens: max |Δ low-res logit| ≤ 1e-3 and max |Δ IoU| ≤ 1e-3
+ * (SAM mode); the trace (SAM mode: weights sum to 1, positions on the grid, α reported (0, 1));
+ * results do not depend on whether a trace is asked for; the abort callback stops a decode;
+ * identity plugin ⇒ Stable == SAM (< 1e-4); a random plugin moves the samples (clamped to the
+ * grid) and α = softmax·s; malformed plugin files are refused with a message. --bench N also
+ * times SAM and Stable mode. */
 #include <json-c/json.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "decoder.h"
 #include "ops.h"
-#include "plugin.h"
 #include "weights.h"
 
 #define LOWRES (SS_LOWRES_SIDE * SS_LOWRES_SIDE)
+#define NPOS (SS_EMB_SIDE * SS_EMB_SIDE)
+#define NEMB ((size_t)SS_EMB_DIM * NPOS)
 
 static int n_test = 0, n_fail = 0;
 
@@ -40,34 +50,168 @@ static void ok(int cond, const char *fmt, ...)
     fflush(stdout);
 }
 
-/* whole file of exactly n floats, or NULL */
-static float *read_f32(const char *path, size_t n)
+/* ---- files ---- */
+
+static void *read_exact(const char *path, size_t bytes)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
-    float *buf = malloc(n * sizeof(float));
-    size_t got = buf ? fread(buf, sizeof(float), n, f) : 0;
+    void *buf = malloc(bytes ? bytes : 1);
+    size_t got = buf ? fread(buf, 1, bytes, f) : 0;
     int extra = fgetc(f) != EOF;
     fclose(f);
-    if (got != n || extra) {
+    if (got != bytes || extra) {
         free(buf);
         return NULL;
     }
     return buf;
 }
 
-static int file_exists(const char *path)
+static float half_to_float(uint16_t h)
 {
-    FILE *f = fopen(path, "rb");
-    if (f) fclose(f);
-    return f != NULL;
+    uint32_t s = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, m = h & 1023u, bits;
+    if (e == 0) {
+        float v = ldexpf((float)m, -24);
+        return s ? -v : v;
+    }
+    if (e == 31) bits = s | 0x7f800000u | (m << 13);
+    else bits = s | ((e + 112) << 23) | (m << 13);
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
 }
+
+/* PATH.f32, else PATH.f16 converted; exactly n values */
+static float *read_floats(const char *stem, size_t n)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s.f32", stem);
+    float *f = read_exact(path, n * sizeof(float));
+    if (f) return f;
+    snprintf(path, sizeof path, "%s.f16", stem);
+    uint16_t *h = read_exact(path, n * sizeof(uint16_t));
+    if (!h) return NULL;
+    f = malloc(n * sizeof(float));
+    for (size_t i = 0; f && i < n; i++) f[i] = half_to_float(h[i]);
+    free(h);
+    return f;
+}
+
+/* ---- plugin files (engine/PLUGIN.md §1) ---- */
+
+typedef struct {
+    char name[40];
+    int ndim;
+    int64_t shape[4];
+} pt_spec;
+
+static int plugin_specs(pt_spec *s)
+{
+    int n = 0;
+#define ADD(nd, a, b, c, d, fmt, ...)                                                     \
+    do {                                                                                  \
+        snprintf(s[n].name, sizeof s[n].name, fmt, __VA_ARGS__);                          \
+        s[n].ndim = nd;                                                                   \
+        s[n].shape[0] = a; s[n].shape[1] = b; s[n].shape[2] = c; s[n].shape[3] = d;       \
+        n++;                                                                              \
+    } while (0)
+    ADD(1, 1, 0, 0, 0, "%s", "dsp.scale");
+    for (int b = 0; b < 2; b++) {
+        ADD(4, 129, 256, 1, 1, "dsp.%d.offset.0.weight", b);
+        ADD(1, 129, 0, 0, 0, "dsp.%d.offset.0.bias", b);
+        ADD(4, 128, 1, 5, 5, "dsp.%d.offset.1.weight", b);
+        ADD(1, 128, 0, 0, 0, "dsp.%d.offset.1.bias", b);
+        ADD(1, 128, 0, 0, 0, "dsp.%d.offset.2.weight", b);
+        ADD(1, 128, 0, 0, 0, "dsp.%d.offset.2.bias", b);
+        ADD(4, 2, 128, 1, 1, "dsp.%d.offset.3.weight", b);
+        ADD(1, 2, 0, 0, 0, "dsp.%d.offset.3.bias", b);
+        ADD(2, 16, 256, 0, 0, "drp.%d.mlp.0.weight", b);
+        ADD(1, 16, 0, 0, 0, "drp.%d.mlp.0.bias", b);
+        ADD(1, 16, 0, 0, 0, "drp.%d.mlp.1.weight", b);
+        ADD(1, 16, 0, 0, 0, "drp.%d.mlp.1.bias", b);
+        ADD(2, 2, 16, 0, 0, "drp.%d.mlp.2.weight", b);
+        ADD(1, 2, 0, 0, 0, "drp.%d.mlp.2.bias", b);
+        ADD(1, 1, 0, 0, 0, "drp.%d.scale", b);
+    }
+#undef ADD
+    return n;
+}
+
+static size_t numel(const pt_spec *s)
+{
+    size_t n = 1;
+    for (int i = 0; i < s->ndim; i++) n *= (size_t)s->shape[i];
+    return n;
+}
+
+static uint32_t rng_state = 12345u;
+static float frand(void) /* uniform [-1, 1) */
+{
+    rng_state = rng_state * 1664525u + 1013904223u;
+    return (float)(rng_state >> 8) / 8388608.0f - 1.0f;
+}
+
+enum { PL_IDENTITY, PL_RANDOM, PL_MISSING, PL_EXTRA, PL_BADSHAPE, PL_BADFORMAT, PL_NANSCALE };
+
+/* writes a plugin safetensors file; returns 0 on success */
+static int write_plugin(const char *path, int kind)
+{
+    pt_spec s[40];
+    int n = plugin_specs(s);
+    if (kind == PL_EXTRA) {
+        snprintf(s[n].name, sizeof s[n].name, "dsp.2.offset.0.bias");
+        s[n].ndim = 1;
+        s[n].shape[0] = 129;
+        n++;
+    }
+    char *hdr = malloc(16384);
+    size_t hl = 0, off = 0;
+    hl += (size_t)snprintf(hdr + hl, 16384 - hl, "{\"__metadata__\":{\"format\":\"%s\"}",
+                           kind == PL_BADFORMAT ? "something-else" : "stablesam-plugin");
+    for (int i = 0; i < n; i++) {
+        if (kind == PL_MISSING && strcmp(s[i].name, "drp.1.mlp.1.bias") == 0) continue;
+        if (kind == PL_BADSHAPE && strcmp(s[i].name, "dsp.0.offset.1.weight") == 0) s[i].shape[2] = 3;
+        size_t bytes = numel(&s[i]) * 4;
+        hl += (size_t)snprintf(hdr + hl, 16384 - hl, ",\"%s\":{\"dtype\":\"F32\",\"shape\":[", s[i].name);
+        for (int k = 0; k < s[i].ndim; k++)
+            hl += (size_t)snprintf(hdr + hl, 16384 - hl, "%s%lld", k ? "," : "", (long long)s[i].shape[k]);
+        hl += (size_t)snprintf(hdr + hl, 16384 - hl, "],\"data_offsets\":[%zu,%zu]}", off, off + bytes);
+        off += bytes;
+    }
+    hl += (size_t)snprintf(hdr + hl, 16384 - hl, "}");
+    while (hl % 8) hdr[hl++] = ' ';
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        free(hdr);
+        return -1;
+    }
+    uint64_t n64 = hl;
+    fwrite(&n64, 8, 1, f);
+    fwrite(hdr, 1, hl, f);
+    for (int i = 0; i < n; i++) {
+        if (kind == PL_MISSING && strcmp(s[i].name, "drp.1.mlp.1.bias") == 0) continue;
+        size_t m = numel(&s[i]);
+        const char *nm = s[i].name;
+        for (size_t j = 0; j < m; j++) {
+            float v = 0.0f;
+            int is_ln_w = strstr(nm, "offset.2.weight") || strstr(nm, "mlp.1.weight");
+            if (strcmp(nm, "dsp.scale") == 0) v = kind == PL_NANSCALE ? NAN : 8.0f;
+            else if (strstr(nm, ".scale")) v = kind == PL_RANDOM ? 1.25f : 1.0f;
+            else if (kind == PL_RANDOM) v = (is_ln_w ? 1.0f : 0.0f) + 0.5f * frand();
+            else v = is_ln_w ? 1.0f : 0.0f;
+            fwrite(&v, 4, 1, f);
+        }
+    }
+    free(hdr);
+    return fclose(f);
+}
+
+/* ---- decoder runs ---- */
 
 typedef struct {
     const ss_decoder_w *d;
     float *scratch;
-    float *out; /* (4, 256, 256) */
-    float *out2;
+    float *out, *out2; /* (4, 256, 256) */
 } ctx;
 
 static int run(ctx *c, const ss_plugin_w *plug, ss_mode mode, const float *emb, int w, int h,
@@ -76,104 +220,267 @@ static int run(ctx *c, const ss_plugin_w *plug, ss_mode mode, const float *emb, 
     return ss_decoder_forward(c->d, plug, mode, emb, w, h, p, out, iou, alpha, tr, c->scratch, NULL, NULL);
 }
 
-/* one golden case: returns 0 if it could be run */
-static void run_case(ctx *c, const char *refdir, const char *img, int w, int h, const float *emb,
-                     json_object *cs, int bench)
+static double max_abs_diff(const float *a, const float *b, size_t n)
 {
-    const char *id = json_object_get_string(json_object_object_get(cs, "id"));
-    char path[1024];
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        if (!(d <= m)) m = isnan(d) ? INFINITY : d;
+    }
+    return m;
+}
+
+typedef struct {
     ss_point pts[16];
-    int np = 0;
+    ss_prompt p;
+    float *mask_in;
+} prompt_buf;
+
+static int load_prompt(const char *refdir, const char *img, json_object *cs, prompt_buf *pb)
+{
+    memset(pb, 0, sizeof *pb);
+    const char *id = json_object_get_string(json_object_object_get(cs, "id"));
     json_object *jp = json_object_object_get(cs, "points");
+    int np = 0;
     for (size_t i = 0; jp && i < json_object_array_length(jp) && np < 16; i++) {
         json_object *e = json_object_array_get_idx(jp, i);
-        pts[np].x = (float)json_object_get_double(json_object_array_get_idx(e, 0));
-        pts[np].y = (float)json_object_get_double(json_object_array_get_idx(e, 1));
-        pts[np].label = json_object_get_int(json_object_array_get_idx(e, 2));
+        pb->pts[np].x = (float)json_object_get_double(json_object_array_get_idx(e, 0));
+        pb->pts[np].y = (float)json_object_get_double(json_object_array_get_idx(e, 1));
+        pb->pts[np].label = json_object_get_int(json_object_array_get_idx(e, 2));
         np++;
     }
-    ss_prompt p = {0};
-    p.points = pts;
-    p.n_points = np;
+    pb->p.points = pb->pts;
+    pb->p.n_points = np;
     json_object *jb = json_object_object_get(cs, "box");
     if (jb && json_object_get_type(jb) == json_type_array) {
-        p.has_box = 1;
-        for (int k = 0; k < 4; k++) p.box[k] = (float)json_object_get_double(json_object_array_get_idx(jb, k));
+        pb->p.has_box = 1;
+        for (int k = 0; k < 4; k++) pb->p.box[k] = (float)json_object_get_double(json_object_array_get_idx(jb, k));
     }
-    float *mask_in = NULL;
     json_object *jm = json_object_object_get(cs, "mask_from");
     if (jm && json_object_get_type(jm) == json_type_string) {
-        snprintf(path, sizeof path, "%s/%s/%s/mask_input.f32", refdir, img, id);
-        mask_in = read_f32(path, LOWRES);
-        if (!mask_in) {
-            ok(0, "%s/%s: cannot read %s", img, id, path);
-            return;
-        }
-        p.mask_input = mask_in;
+        char stem[1024];
+        snprintf(stem, sizeof stem, "%s/%s/%s/mask_input", refdir, img, id);
+        pb->mask_in = read_floats(stem, LOWRES);
+        if (!pb->mask_in) return -1;
+        pb->p.mask_input = pb->mask_in;
     }
+    return 0;
+}
 
-    /* reference: full or every 4th pixel */
+static void bench_case(ctx *c, const ss_plugin_w *plug, const float *emb, int w, int h, const ss_prompt *p,
+                       const char *what, int n)
+{
+    float iou[4], alpha[2][2];
+    for (int m = 0; m < (plug ? 2 : 1); m++) {
+        double best = 1e30, sum = 0.0;
+        for (int i = 0; i < n; i++) {
+            double t0 = ss_now_ms();
+            run(c, plug, m ? SS_MODE_STABLE : SS_MODE_SAM, emb, w, h, p, c->out2, iou, alpha, NULL);
+            double t = ss_now_ms() - t0;
+            sum += t;
+            best = t < best ? t : best;
+        }
+        printf("# bench %s %s mode: min %.2f ms, mean %.2f ms (%d runs, %d threads)\n", what,
+               m ? "Stable" : "SAM", best, sum / n, n, ss_get_threads());
+    }
+}
+
+/* one golden case in SAM mode */
+static void run_case(ctx *c, const char *refdir, const char *img, int w, int h, const float *emb,
+                     json_object *cs)
+{
+    const char *id = json_object_get_string(json_object_object_get(cs, "id"));
+    char stem[1024];
+    prompt_buf pb;
+    if (load_prompt(refdir, img, cs, &pb) != 0) {
+        ok(0, "%s/%s: cannot read its mask input", img, id);
+        return;
+    }
     int stride = 1;
-    snprintf(path, sizeof path, "%s/%s/%s/low_res_all.f32", refdir, img, id);
-    float *ref = read_f32(path, 4 * LOWRES);
+    snprintf(stem, sizeof stem, "%s/%s/%s/low_res_all", refdir, img, id);
+    float *ref = read_floats(stem, 4 * LOWRES);
     if (!ref) {
         stride = 4;
-        snprintf(path, sizeof path, "%s/%s/%s/low_res_sub4.f32", refdir, img, id);
-        ref = read_f32(path, 4 * LOWRES / 16);
+        snprintf(stem, sizeof stem, "%s/%s/%s/low_res_sub4", refdir, img, id);
+        ref = read_floats(stem, 4 * LOWRES / 16);
     }
-    snprintf(path, sizeof path, "%s/%s/%s/iou_all.f32", refdir, img, id);
-    float *ref_iou = read_f32(path, 4);
+    snprintf(stem, sizeof stem, "%s/%s/%s/iou_all", refdir, img, id);
+    float *ref_iou = read_floats(stem, 4);
     if (!ref || !ref_iou) {
         ok(0, "%s/%s: reference files missing in %s/%s/%s", img, id, refdir, img, id);
         free(ref);
         free(ref_iou);
-        free(mask_in);
+        free(pb.mask_in);
         return;
     }
-
     float iou[4], alpha[2][2];
-    int rc = run(c, NULL, SS_MODE_SAM, emb, w, h, &p, c->out, iou, alpha, NULL);
-    double dmax = 0.0, diou = 0.0;
+    int rc = run(c, NULL, SS_MODE_SAM, emb, w, h, &pb.p, c->out, iou, alpha, NULL);
+    double dmax = 0.0;
     int side = SS_LOWRES_SIDE / stride;
-    for (int t = 0; t < 4; t++) {
+    for (int t = 0; t < 4; t++)
         for (int y = 0; y < side; y++)
             for (int x = 0; x < side; x++) {
-                double a = c->out[(size_t)t * LOWRES + (size_t)y * stride * SS_LOWRES_SIDE + x * stride];
-                double b = ref[((size_t)t * side + y) * side + x];
-                double dd = fabs(a - b);
-                if (!(dd <= dmax)) dmax = isnan(dd) ? INFINITY : dd;
+                double a = c->out[(size_t)t * LOWRES + (size_t)y * stride * SS_LOWRES_SIDE + (size_t)x * stride];
+                double d = fabs(a - ref[((size_t)t * side + y) * side + x]);
+                if (!(d <= dmax)) dmax = isnan(d) ? INFINITY : d;
             }
-        double di = fabs((double)iou[t] - ref_iou[t]);
-        if (!(di <= diou)) diou = isnan(di) ? INFINITY : di;
-    }
+    double diou = max_abs_diff(iou, ref_iou, 4);
     ok(rc == SS_OK && dmax <= 1e-3 && diou <= 1e-3,
-       "%s/%s: SAM mode, 4 tokens: max |dlogit| %.3g (<= 1e-3), max |diou| %.3g (<= 1e-3)%s", img, id,
+       "%s/%s: SAM mode vs sam.onnx, 4 tokens: max |dlogit| %.3g, max |diou| %.3g (tol 1e-3)%s", img, id,
        dmax, diou, stride > 1 ? " [every 4th pixel]" : "");
-
-    if (bench > 0) {
-        double t0 = ss_now_ms();
-        for (int i = 0; i < bench; i++) run(c, NULL, SS_MODE_SAM, emb, w, h, &p, c->out2, iou, alpha, NULL);
-        double t1 = ss_now_ms();
-        printf("# bench %s/%s SAM decoder: %.2f ms/prompt (%d runs)\n", img, id, (t1 - t0) / bench, bench);
-    }
     free(ref);
     free(ref_iou);
-    free(mask_in);
+    free(pb.mask_in);
+}
+
+static int abort_now(void *ud)
+{
+    (*(int *)ud)++;
+    return 1;
+}
+
+/* trace, abort and plugin checks on one image + prompt */
+static void invariants(ctx *c, const float *emb, int w, int h, const ss_prompt *p, int bench)
+{
+    float iou[4], iou2[4], alpha[2][2];
+    ss_trace *tr = calloc(1, sizeof *tr);
+    run(c, NULL, SS_MODE_SAM, emb, w, h, p, c->out, iou, alpha, NULL);
+    int rc = run(c, NULL, SS_MODE_SAM, emb, w, h, p, c->out2, iou2, alpha, tr);
+    ok(rc == SS_OK && max_abs_diff(c->out, c->out2, 4 * LOWRES) == 0.0 && max_abs_diff(iou, iou2, 4) == 0.0,
+       "SAM mode: asking for the trace does not change the result");
+    double sum = 0.0, off = 0.0, wmin = 1.0;
+    for (int i = 0; i < NPOS; i++) {
+        sum += tr->weight[i];
+        wmin = tr->weight[i] < wmin ? tr->weight[i] : wmin;
+        off += fabs(tr->pos[i][0] - i % SS_EMB_SIDE) + fabs(tr->pos[i][1] - i / SS_EMB_SIDE);
+    }
+    ok(fabs(sum - 1.0) < 1e-4 && wmin >= 0.0 && off == 0.0 && tr->mode == SS_MODE_SAM &&
+           tr->alpha[0][0] == 0.0f && tr->alpha[0][1] == 1.0f && tr->alpha[1][0] == 0.0f && tr->alpha[1][1] == 1.0f,
+       "SAM trace: weights sum %.6f, min %.3g, positions on the grid (off %g), alpha (0,1)", sum, wmin, off);
+
+    int calls = 0;
+    rc = ss_decoder_forward(c->d, NULL, SS_MODE_SAM, emb, w, h, p, c->out2, iou2, alpha, NULL, c->scratch,
+                            abort_now, &calls);
+    ok(rc == SS_ERR_ABORTED && calls == 1, "abort callback stops the decode (rc %d, %d call)", rc, calls);
+    rc = run(c, NULL, SS_MODE_STABLE, emb, w, h, p, c->out2, iou2, alpha, NULL);
+    ok(rc == SS_ERR_STATE, "Stable mode without a plugin is refused (rc %d)", rc);
+
+    char dir[] = "/tmp/test_decoder_XXXXXX";
+    if (!mkdtemp(dir)) {
+        ok(0, "mkdtemp: cannot create a temporary directory");
+        free(tr);
+        return;
+    }
+    char path[256], err[512];
+    /* identity plugin: Stable == SAM */
+    snprintf(path, sizeof path, "%s/identity.safetensors", dir);
+    write_plugin(path, PL_IDENTITY);
+    err[0] = 0;
+    ss_weights *pw = ss_weights_open(path, err, sizeof err);
+    ss_plugin_w *plug = pw ? ss_plugin_bind(pw, err, sizeof err) : NULL;
+    ok(plug != NULL, "identity plugin loads (%s)", plug ? "ok" : err);
+    if (plug) {
+        rc = run(c, plug, SS_MODE_STABLE, emb, w, h, p, c->out2, iou2, alpha, tr);
+        double d = max_abs_diff(c->out, c->out2, 4 * LOWRES), di = max_abs_diff(iou, iou2, 4);
+        double off2 = 0.0;
+        for (int i = 0; i < NPOS; i++)
+            off2 += fabs(tr->pos[i][0] - i % SS_EMB_SIDE) + fabs(tr->pos[i][1] - i / SS_EMB_SIDE);
+        ok(rc == SS_OK && d < 1e-4 && di < 1e-4 && off2 == 0.0 && alpha[0][0] == 0.5f && alpha[1][1] == 0.5f &&
+               tr->mode == SS_MODE_STABLE,
+           "identity plugin: Stable == SAM (max |dlogit| %.3g, |diou| %.3g, tol 1e-4), alpha (%g, %g), "
+           "positions on the grid", d, di, alpha[0][0], alpha[0][1]);
+        ss_plugin_free(plug);
+    }
+    ss_weights_close(pw);
+
+    /* random plugin: samples move, stay on the grid, alpha = softmax * s */
+    snprintf(path, sizeof path, "%s/random.safetensors", dir);
+    write_plugin(path, PL_RANDOM);
+    pw = ss_weights_open(path, err, sizeof err);
+    plug = pw ? ss_plugin_bind(pw, err, sizeof err) : NULL;
+    ok(plug != NULL, "random plugin loads (%s)", plug ? "ok" : err);
+    if (plug) {
+        rc = run(c, plug, SS_MODE_STABLE, emb, w, h, p, c->out2, iou2, alpha, tr);
+        double moved = 0.0, maxshift = 0.0, wsum = 0.0;
+        int inside = 1;
+        for (int i = 0; i < NPOS; i++) {
+            double dx = tr->pos[i][0] - i % SS_EMB_SIDE, dy = tr->pos[i][1] - i / SS_EMB_SIDE;
+            moved += fabs(dx) + fabs(dy);
+            maxshift = fmax(maxshift, fmax(fabs(dx), fabs(dy)));
+            inside &= tr->pos[i][0] >= 0.0f && tr->pos[i][0] <= 63.0f && tr->pos[i][1] >= 0.0f && tr->pos[i][1] <= 63.0f;
+            wsum += tr->weight[i];
+        }
+        double d = max_abs_diff(c->out, c->out2, 4 * LOWRES);
+        ok(rc == SS_OK && moved / NPOS > 0.1 && maxshift <= 8.0 + 1e-4 && inside && fabs(wsum - 1.0) < 1e-4,
+           "random plugin: mean |dx|+|dy| %.3f cells, max |d| %.3f (<= s_p 8), all inside [0,63]^2, weights sum %.6f",
+           moved / NPOS, maxshift, wsum);
+        ok(fabs(alpha[0][0] + alpha[0][1] - 1.25) < 1e-5 && fabs(alpha[1][0] + alpha[1][1] - 1.25) < 1e-5 &&
+               alpha[0][0] > 0 && alpha[1][1] > 0 && memcmp(tr->alpha, alpha, sizeof tr->alpha) == 0,
+           "random plugin: alpha (%.4f %.4f | %.4f %.4f) sums to s = 1.25, copied to the trace", alpha[0][0],
+           alpha[0][1], alpha[1][0], alpha[1][1]);
+        ok(d > 1e-2, "random plugin changes the logits (max |d| %.3g)", d);
+        /* SAM mode with a plugin loaded ignores it */
+        run(c, plug, SS_MODE_SAM, emb, w, h, p, c->out2, iou2, alpha, NULL);
+        ok(max_abs_diff(c->out, c->out2, 4 * LOWRES) == 0.0 && alpha[1][0] == 0.0f && alpha[1][1] == 1.0f,
+           "SAM mode ignores a loaded plugin");
+        if (bench > 0) bench_case(c, plug, emb, w, h, p, "invariant prompt", bench);
+        ss_plugin_free(plug);
+    }
+    ss_weights_close(pw);
+
+    /* malformed plugin files */
+    static const struct { int kind; const char *what, *expect; } bad[] = {
+        {PL_MISSING, "a missing tensor", "drp.1.mlp.1.bias"},
+        {PL_EXTRA, "an unknown tensor", "dsp.2.offset.0.bias"},
+        {PL_BADSHAPE, "a wrong shape", "dsp.0.offset.1.weight"},
+        {PL_BADFORMAT, "another format", "format"},
+        {PL_NANSCALE, "a NaN offset scale", "dsp.scale"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        snprintf(path, sizeof path, "%s/bad%zu.safetensors", dir, k);
+        write_plugin(path, bad[k].kind);
+        err[0] = 0;
+        pw = ss_weights_open(path, err, sizeof err);
+        plug = pw ? ss_plugin_bind(pw, err, sizeof err) : NULL;
+        ok(plug == NULL && strstr(err, bad[k].expect) != NULL && strchr(err, '\n') == NULL,
+           "plugin with %s is refused: \"%s\"", bad[k].what, err);
+        ss_plugin_free(plug);
+        ss_weights_close(pw);
+        unlink(path);
+    }
+    snprintf(path, sizeof path, "%s/identity.safetensors", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/random.safetensors", dir);
+    unlink(path);
+    rmdir(dir);
+    free(tr);
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 3) {
-        fprintf(stderr, "usage: %s MODEL.safetensors REFDIR [--bench N]\n", argv[0]);
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s REFDIR [--bench N]\n", argv[0]);
         return 2;
     }
-    const char *model = argv[1], *refdir = argv[2];
+    const char *refdir = argv[1];
     int bench = 0;
-    if (argc >= 5 && strcmp(argv[3], "--bench") == 0) bench = atoi(argv[4]);
-    ss_set_threads(2);
-    if (!file_exists(model)) {
-        printf("1..0 # SKIP model %s not found (stablesam fetch-model)\n", model);
-        return 0;
+    if (argc >= 4 && strcmp(argv[2], "--bench") == 0) bench = atoi(argv[3]);
+    const char *th = getenv("STABLESAM_THREADS");
+    ss_set_threads(th ? atoi(th) : 2);
+
+    char model[1024];
+    const char *env = getenv("STABLESAM_MODEL"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (env && *env) snprintf(model, sizeof model, "%s", env);
+    else if (xdg && *xdg) snprintf(model, sizeof model, "%s/stablesam/mobilesam.safetensors", xdg);
+    else snprintf(model, sizeof model, "%s/.cache/stablesam/mobilesam.safetensors", home ? home : ".");
+    if (access(model, R_OK) != 0) {
+        if (getenv("STABLESAM_ALLOW_SKIP")) {
+            printf("1..0 # SKIP model %s not found\n", model);
+            return 0;
+        }
+        printf("Bail out! model %s not found (set STABLESAM_MODEL, run `stablesam fetch-model`, or "
+               "STABLESAM_ALLOW_SKIP=1)\n", model);
+        return 1;
     }
     char err[512] = "";
     ss_weights *w = ss_weights_open(model, err, sizeof err);
@@ -196,40 +503,51 @@ int main(int argc, char **argv)
         return 1;
     }
     json_object *imgs = json_object_object_get(g, "images");
-    const float *emb0 = NULL;
-    float *embs[8] = {0};
-    int w0 = 0, h0 = 0;
-    for (size_t i = 0; imgs && i < json_object_array_length(imgs) && i < 8; i++) {
+    int n_img = 0;
+    for (size_t i = 0; imgs && i < json_object_array_length(imgs); i++) {
         json_object *im = json_object_array_get_idx(imgs, i);
         const char *name = json_object_get_string(json_object_object_get(im, "name"));
         int iw = json_object_get_int(json_object_object_get(im, "width"));
         int ih = json_object_get_int(json_object_object_get(im, "height"));
-        snprintf(path, sizeof path, "%s/%s/embedding.f32", refdir, name);
-        float *emb = read_f32(path, (size_t)SS_EMB_DIM * SS_EMB_SIDE * SS_EMB_SIDE);
+        snprintf(path, sizeof path, "%s/%s/embedding", refdir, name);
+        float *emb = read_floats(path, NEMB);
         if (!emb) {
-            printf("# %s: no embedding (%s), skipped\n", name, path);
+            ok(0, "%s: cannot read %s.f32 / .f16", name, path);
             continue;
         }
-        embs[i] = emb;
-        if (!emb0) {
-            emb0 = emb;
-            w0 = iw;
-            h0 = ih;
-        }
         json_object *cases = json_object_object_get(im, "cases");
-        for (size_t k = 0; cases && k < json_object_array_length(cases); k++)
-            run_case(&c, refdir, name, iw, ih, emb, json_object_array_get_idx(cases, k), bench);
+        size_t nc = cases ? json_object_array_length(cases) : 0;
+        for (size_t k = 0; k < nc; k++) run_case(&c, refdir, name, iw, ih, emb, json_object_array_get_idx(cases, k));
+        if (n_img++ == 0 && nc > 0) {
+            /* invariants and timing on the first case with a box + the first with points */
+            prompt_buf pb;
+            json_object *cs = json_object_array_get_idx(cases, 0);
+            if (load_prompt(refdir, name, cs, &pb) == 0) {
+                invariants(&c, emb, iw, ih, &pb.p, bench);
+                if (bench > 0) {
+                    char what[128];
+                    for (size_t k = 0; k < nc; k++) {
+                        prompt_buf pk;
+                        json_object *ck = json_object_array_get_idx(cases, k);
+                        if (load_prompt(refdir, name, ck, &pk) != 0) continue;
+                        snprintf(what, sizeof what, "%s/%s", name,
+                                 json_object_get_string(json_object_object_get(ck, "id")));
+                        bench_case(&c, NULL, emb, iw, ih, &pk.p, what, bench);
+                        free(pk.mask_in);
+                    }
+                }
+                free(pb.mask_in);
+            }
+        }
+        free(emb);
     }
-    ok(emb0 != NULL, "at least one reference embedding in %s", refdir);
-    ss_weights_close(w);
+    ok(n_img > 0, "at least one reference image in %s", refdir);
     ss_decoder_free(d);
-    for (int i = 0; i < 8; i++) free(embs[i]);
+    ss_weights_close(w);
     free(c.scratch);
     free(c.out);
     free(c.out2);
     json_object_put(g);
-    (void)w0;
-    (void)h0;
     printf("1..%d\n", n_test);
     return n_fail ? 1 : 0;
 }
