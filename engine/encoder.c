@@ -500,7 +500,14 @@ static void mb_forward(const mb_unit *u, const float *x, int H, int W, float *y,
 {
     const int s = u->stride, Ho = (H - 1) / s + 1, Wo = (W - 1) / s + 1;
     int have0 = 0, have1 = 0; /* conv1 rows [have0, have1) left at the start of this thread's b1 */
-#pragma omp for schedule(dynamic, 2)
+#ifdef _OPENMP
+    const int nb = (Ho + band - 1) / band, per = nb / (4 * omp_get_num_threads());
+    const int chunk = per > 1 ? per : 1; /* about 4 chunks of consecutive bands per thread */
+#else
+    const int chunk = 1;
+#endif
+    (void)chunk;
+#pragma omp for schedule(dynamic, chunk)
     for (int oy0 = 0; oy0 < Ho; oy0 += band) {
         const int oy1 = oy0 + band < Ho ? oy0 + band : Ho;
         const int r0 = oy0 * s - 1 < 0 ? 0 : oy0 * s - 1;
@@ -509,9 +516,9 @@ static void mb_forward(const mb_unit *u, const float *x, int H, int W, float *y,
         float *b1 = tslots + (size_t)THREAD_ID() * SZ_T; /* (nin, ch) */
         float *b2 = b1 + nin * u->ch;                     /* (nout, ch) */
         assert((nin + nout) * u->ch <= SZ_T);
-        /* conv1 + GELU; bands are handed out two at a time (dynamic, so a thread that was
-         * preempted does not hold the others up), and when a thread's previous band is the one
-         * just above, the conv1 rows the two share are moved, not recomputed */
+        /* conv1 + GELU; bands are handed out in chunks of consecutive bands (dynamic, so a
+         * thread that was preempted does not hold the others up), and when a thread's previous
+         * band is the one just above, the conv1 rows the two share are moved, not recomputed */
         int c0 = r0;
         if (have0 <= r0 && r0 < have1) {
             memmove(b1, b1 + (size_t)(r0 - have0) * W * u->ch, sizeof(float) * (have1 - r0) * W * u->ch);
