@@ -37,6 +37,33 @@ common_folder (SsaDocument *doc)
 }
 
 static gboolean
+is_inside (const char *path, const char *folder)
+{
+  gsize n = strlen (folder);
+
+  return strncmp (path, folder, n) == 0 &&
+         (path[n] == G_DIR_SEPARATOR || (n > 0 && folder[n - 1] == G_DIR_SEPARATOR));
+}
+
+/* Folder the file names are written relative to: the document's images root when every image
+ * is inside it, else the images' common folder. */
+static char *
+export_base (SsaDocument *doc)
+{
+  const char *root = ssa_document_get_images_root (doc);
+
+  if (root != NULL)
+    {
+      gboolean all = TRUE;
+      for (guint i = 0; i < ssa_document_get_n_images (doc) && all; i++)
+        all = is_inside (ssa_image_entry_get_path (ssa_document_get_image (doc, i)), root);
+      if (all)
+        return g_strdup (root);
+    }
+  return common_folder (doc);
+}
+
+static gboolean
 image_size (SsaImageEntry *img, int *w, int *h, GError **error)
 {
   *w = ssa_image_entry_get_width (img);
@@ -94,7 +121,7 @@ ssa_coco_export_to_data (SsaDocument *doc, SsaCocoFlags flags, gsize *length, GE
   json_object *anns = json_object_new_array ();
   json_object *cats = json_object_new_array ();
   GListModel *cat_model = ssa_document_get_categories (doc);
-  g_autofree char *base = common_folder (doc);
+  g_autofree char *base = export_base (doc);
   char *out = NULL;
 
   g_return_val_if_fail (SSA_IS_DOCUMENT (doc), NULL);
@@ -109,7 +136,7 @@ ssa_coco_export_to_data (SsaDocument *doc, SsaCocoFlags flags, gsize *length, GE
       SsaImageEntry *img = ssa_document_get_image (doc, i);
       GListModel *objects = ssa_image_entry_get_objects (img);
       const char *path = ssa_image_entry_get_path (img);
-      gsize nb = strlen (base);
+      gsize nb = base != NULL ? strlen (base) : 0;
       const char *file = path + nb + (path[nb] == G_DIR_SEPARATOR ? 1 : 0);
       json_object *im = json_object_new_object ();
       int w, h;
@@ -511,6 +538,7 @@ import_data (const char *data, gsize length, const char *name, const char *image
           goto out;
         }
     }
+  ssa_document_set_images_root (doc, images_dir);
   ssa_document_set_autosave_delay (doc, SSA_DOCUMENT_AUTOSAVE_DELAY);
   ok = TRUE;
 

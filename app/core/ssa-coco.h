@@ -2,8 +2,10 @@
  *
  * Export ("images", "categories", "annotations", plus "info"):
  *  - images: {"id", "file_name", "width", "height"}; file_name is the image path relative to
- *    the images' common folder (the basename when all images share one folder), so that
- *    `stablesam import OUT.json --images THAT_FOLDER` finds them again.
+ *    the document's images root (ssa_document_get_images_root: the folder a COCO import read
+ *    from) when every image lies inside it, else to the images' common folder (the basename
+ *    when all images share one folder), so that `stablesam import OUT.json --images THAT_FOLDER`
+ *    finds them again.
  *  - categories: {"id", "name", "supercategory"} (+ "color": "#rrggbbaa", an extension other
  *    tools ignore; import reads it back).
  *  - annotations: {"id" (= object id), "image_id", "category_id", "segmentation", "area",

@@ -16,6 +16,7 @@ struct _SsaDocument
 
   /* owned */
   char *path;
+  char *images_root;
   GListStore *images;          /* SsaImageEntry, append-only */
   GListStore *categories;      /* SsaCategory */
   GHashTable *objects_by_id;   /* gint64* -> SsaObject (the image's store holds the reference) */
@@ -104,6 +105,7 @@ ssa_document_finalize (GObject *object)
   SsaDocument *self = SSA_DOCUMENT (object);
 
   g_clear_pointer (&self->path, g_free);
+  g_clear_pointer (&self->images_root, g_free);
   g_clear_pointer (&self->objects_by_id, g_hash_table_unref);
   g_clear_pointer (&self->images_by_path, g_hash_table_unref);
   g_clear_pointer (&self->image_ids, g_hash_table_unref);
@@ -532,6 +534,27 @@ ssa_document_set_image_hash (SsaDocument *self, guint index, const char *hex)
   if (g_strcmp0 (ssa_image_entry_get_hash (img), hex) == 0)
     return;
   ssa_image_entry_set_hash (img, hex);
+  mark_changed (self);
+}
+
+const char *
+ssa_document_get_images_root (SsaDocument *self)
+{
+  g_return_val_if_fail (SSA_IS_DOCUMENT (self), NULL);
+  return self->images_root;
+}
+
+void
+ssa_document_set_images_root (SsaDocument *self, const char *folder)
+{
+  g_autofree char *abs = NULL;
+
+  g_return_if_fail (SSA_IS_DOCUMENT (self));
+  abs = folder != NULL ? g_canonicalize_filename (folder, NULL) : NULL;
+  if (g_strcmp0 (abs, self->images_root) == 0)
+    return;
+  g_free (self->images_root);
+  self->images_root = g_steal_pointer (&abs);
   mark_changed (self);
 }
 

@@ -90,6 +90,12 @@ SsaImageEntry *ssa_document_add_image      (SsaDocument *self, const char *path,
 gboolean       ssa_document_set_image_size (SsaDocument *self, guint index, int width, int height,
                                             GError **error);
 void           ssa_document_set_image_hash (SsaDocument *self, guint index, const char *hex);
+/* The folder COCO "file_name"s are relative to (absolute; NULL = none set). Set by COCO import to
+ * its images folder; the GUI may set it to the folder it opened. COCO export writes file names
+ * relative to it when every image lies inside it, else relative to the images' common folder.
+ * Saved in the project (not undoable). */
+const char    *ssa_document_get_images_root (SsaDocument *self);
+void           ssa_document_set_images_root (SsaDocument *self, const char *folder);
 /* -1 when there is no image. Setting it is navigation (not undoable, saved). */
 int            ssa_document_get_current_image (SsaDocument *self);
 void           ssa_document_set_current_image (SsaDocument *self, int index);

@@ -65,6 +65,11 @@ ssa_project_to_data (SsaDocument *doc, const char *base_dir, gsize *length)
       json_object_array_add (images, o);
     }
   json_object_object_add (root, "images", images);
+  if (ssa_document_get_images_root (doc) != NULL)
+    {
+      g_autofree char *root_dir = relative_path (ssa_document_get_images_root (doc), base_dir);
+      json_object_object_add (root, "images_root", json_object_new_string (root_dir[0] ? root_dir : "."));
+    }
   json_object_object_add (root, "current_image", json_object_new_int (ssa_document_get_current_image (doc)));
   json_object_object_add (root, "next_object_id", json_object_new_int64 (ssa_document_get_next_object_id (doc)));
   json_object_object_add (root, "undo_limit", json_object_new_int64 (ssa_document_get_undo_limit (doc)));
@@ -245,6 +250,17 @@ parse_project (const char *data, gsize length, const char *name, const char *bas
         }
     }
 
+  {
+    const char *root_dir = NULL;
+    if (!ssa_json_get_string (root, "images_root", FALSE, &root_dir, name, error))
+      goto out;
+    if (root_dir != NULL)
+      {
+        g_autofree char *abs = g_path_is_absolute (root_dir) || base_dir == NULL
+                               ? g_strdup (root_dir) : g_build_filename (base_dir, root_dir, NULL);
+        ssa_document_set_images_root (doc, abs);
+      }
+  }
   current = ssa_document_get_n_images (doc) > 0 ? 0 : -1;
   if (!ssa_json_get_int (root, "current_image", FALSE, &current, name, error) ||
       !ssa_json_get_int (root, "next_object_id", FALSE, &next_id, name, error) ||

@@ -5,6 +5,7 @@
  *   "categories": [{"id": 1, "name": "cat", "color": "#e6194bff", "supercategory": ""}],
  *   "images": [{"id": 1, "file": "img/a.jpg", "width": 640, "height": 480, "hash": "…",
  *               "objects": [OBJECT, …]}],
+ *   "images_root": "img"   (optional: the COCO images folder, see ssa_document_get_images_root),
  *   "current_image": 0, "next_object_id": 12, "undo_limit": 200,
  *   "history": {"undo": [STEP, …], "redo": [STEP, …]}     (oldest first / next redo last)
  * }

@@ -65,6 +65,41 @@ test_rle_identity (void)
   rm_rf (dir);
 }
 
+/* Import → export → import with the same --images folder works even when every image lies in
+ * one sub-folder (file names stay relative to the import folder, kept in the project). */
+static void
+test_images_root (void)
+{
+  g_autofree char *dir = make_tmpdir ();
+  g_autofree char *sub = g_build_filename (dir, "sub", NULL);
+  g_autofree char *img = g_build_filename (sub, "b.png", NULL);
+  g_autofree char *project = g_build_filename (dir, "p.json", NULL);
+  const char *json = "{\"images\": [{\"id\": 4, \"file_name\": \"sub/b.png\", \"width\": 3, \"height\": 2}],"
+                     " \"categories\": [{\"id\": 1, \"name\": \"a\"}], \"annotations\": []}";
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SsaDocument) doc = NULL, reopened = NULL, again = NULL;
+  g_autofree char *d1 = NULL, *d2 = NULL;
+
+  g_mkdir_with_parents (sub, 0755);
+  touch (img);
+  doc = ssa_coco_import_data (json, strlen (json), "r.json", dir, &error);
+  g_assert_no_error (error);
+  g_assert_true (ssa_document_save (doc, project, &error));
+  reopened = ssa_document_new_from_file (project, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (ssa_document_get_images_root (reopened), ==, dir);
+  d1 = ssa_coco_export_to_data (reopened, SSA_COCO_FLAGS_NONE, NULL, &error);
+  g_assert_nonnull (strstr (d1, "\"file_name\":\"sub/b.png\""));
+  again = ssa_coco_import_data (d1, strlen (d1), "r2.json", dir, &error);
+  g_assert_no_error (error);
+  d2 = ssa_coco_export_to_data (again, SSA_COCO_FLAGS_NONE, NULL, &error);
+  g_assert_cmpstr (d1, ==, d2);
+  ssa_document_set_autosave_delay (doc, 0);
+  ssa_document_set_autosave_delay (reopened, 0);
+  ssa_document_set_autosave_delay (again, 0);
+  rm_rf (dir);
+}
+
 /* The area and bbox written are pycocotools' area() / toBbox() of the RLE. */
 static void
 test_area_bbox (void)
@@ -430,6 +465,7 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/coco/rle-identity", test_rle_identity);
   g_test_add_func ("/coco/area-bbox", test_area_bbox);
+  g_test_add_func ("/coco/images-root", test_images_root);
   g_test_add_func ("/coco/polygons-trace", test_polygons_trace);
   g_test_add_func ("/coco/polygon-import", test_polygon_import);
   g_test_add_func ("/coco/import-errors", test_import_errors);
