@@ -144,6 +144,16 @@ def prompt_arrays(w, h, points=(), box=None):
 # SAM prompt encoder + mask decoder (frozen)
 
 
+def _gelu(x):
+    """Exact GELU. The gradient is made contiguous first: Debian's torch 1.13 (python3-torch)
+    computes GELU's backward wrongly (garbage, even 1e20) when the incoming gradient is not
+    contiguous, e.g. the transposed gradient of the matmul in _convt2x2."""
+    y = F.gelu(x)
+    if y.requires_grad:
+        y.register_hook(lambda g: g.contiguous())
+    return y
+
+
 def _convt2x2(x, w, b):
     """ConvTranspose2d(kernel 2, stride 2) as one matmul: x (B, C, H, W), w (C, O, 2, 2)."""
     B, C, H, W = x.shape
@@ -221,9 +231,9 @@ class SamDecoder(nn.Module):
             return e[None, :, None, None].expand(batch, EMB, GRID, GRID)
         p = "prompt_encoder.mask_downscaling."
         x = F.conv2d(mask_input, self.w(p + "0.weight"), self.w(p + "0.bias"), stride=2)
-        x = F.gelu(_ln2d(x, self.w(p + "1.weight"), self.w(p + "1.bias")))
+        x = _gelu(_ln2d(x, self.w(p + "1.weight"), self.w(p + "1.bias")))
         x = F.conv2d(x, self.w(p + "3.weight"), self.w(p + "3.bias"), stride=2)
-        x = F.gelu(_ln2d(x, self.w(p + "4.weight"), self.w(p + "4.bias")))
+        x = _gelu(_ln2d(x, self.w(p + "4.weight"), self.w(p + "4.bias")))
         return F.conv2d(x, self.w(p + "6.weight"), self.w(p + "6.bias"))
 
     # -- transformer pieces
@@ -263,18 +273,19 @@ class SamDecoder(nn.Module):
             raise ValueError(f"mode {mode!r}: expected 'sam' or 'stable'")
         if mode == "stable" and plugin is None:
             raise ValueError("stable mode needs a plugin")
-        coords = torch.as_tensor(coords, dtype=torch.float32)
-        labels = torch.as_tensor(labels, dtype=torch.float32)
+        dt = self.dense_pe.dtype  # float32; float64 after .double() (gradient self-check)
+        coords = torch.as_tensor(coords).to(dt)
+        labels = torch.as_tensor(labels).to(dt)
         if coords.dim() == 2:
             coords, labels = coords[None], labels[None]
         B = coords.shape[0]
-        emb = torch.as_tensor(emb, dtype=torch.float32)
+        emb = torch.as_tensor(emb).to(dt)
         if emb.dim() == 3:
             emb = emb[None]
         if emb.shape[0] == 1 and B > 1:
             emb = emb.expand(B, -1, -1, -1)
         if mask_input is not None:
-            mask_input = torch.as_tensor(mask_input, dtype=torch.float32)
+            mask_input = torch.as_tensor(mask_input).to(dt)
             if mask_input.dim() == 2:
                 mask_input = mask_input[None, None].expand(B, 1, LOWRES, LOWRES)
 
@@ -289,7 +300,7 @@ class SamDecoder(nn.Module):
         key_pe = self.dense_pe[None]
         qpe = tokens
         queries, keys = tokens, src
-        alpha = torch.zeros(B, 2, 2)
+        alpha = torch.zeros(B, 2, 2, dtype=dt)
         alpha[:, :, 1] = 1.0
         alphas = []
         trace_w = trace_pos = None
@@ -316,7 +327,7 @@ class SamDecoder(nn.Module):
             if tr:
                 trace_w = a[:, :, 1, :].mean(1)
                 if pos is None:
-                    g = torch.arange(GRID, dtype=torch.float32)
+                    g = torch.arange(GRID, dtype=dt)
                     gy, gx = torch.meshgrid(g, g, indexing="ij")
                     pos = torch.stack([gx, gy], -1).reshape(1, GRID * GRID, 2).expand(B, -1, -1)
                 trace_pos = pos
@@ -338,9 +349,9 @@ class SamDecoder(nn.Module):
         x = keys.transpose(1, 2).reshape(B, EMB, GRID, GRID)
         u = md + "output_upscaling."
         x = _convt2x2(x, self.w(u + "0.weight"), self.w(u + "0.bias"))
-        x = F.gelu(_ln2d(x, self.w(u + "1.weight"), self.w(u + "1.bias")))
+        x = _gelu(_ln2d(x, self.w(u + "1.weight"), self.w(u + "1.bias")))
         x = _convt2x2(x, self.w(u + "3.weight"), self.w(u + "3.bias"))
-        x = F.gelu(x)  # (B, 32, 256, 256)
+        x = _gelu(x)  # (B, 32, 256, 256)
         hyper = torch.stack([self._mlp(mask_tok[:, i], f"{md}output_hypernetworks_mlps.{i}", 3)
                              for i in range(4)], dim=1)  # (B, 4, 32)
         low = (hyper @ x.flatten(2)).reshape(B, 4, LOWRES, LOWRES)
@@ -466,7 +477,7 @@ class StablePlugin(nn.Module):
         h = F.conv2d(X, self.p(P + "0.weight"), self.p(P + "0.bias"))
         m = 2.0 * torch.sigmoid(h[:, C_OFF:C_OFF + 1])
         u = F.conv2d(h[:, :C_OFF], self.p(P + "1.weight"), self.p(P + "1.bias"), padding=2, groups=C_OFF)
-        u = F.gelu(_ln2d(u, self.p(P + "2.weight"), self.p(P + "2.bias"), eps=1e-6))
+        u = _gelu(_ln2d(u, self.p(P + "2.weight"), self.p(P + "2.bias"), eps=1e-6))
         d = F.conv2d(u, self.p(P + "3.weight"), self.p(P + "3.bias"))
         return self.p("dsp.scale") * torch.tanh(d), m
 
@@ -474,7 +485,7 @@ class StablePlugin(nn.Module):
         """t_o (B, 256) -> alpha (B, 2) = softmax(MLP(t_o)) * s."""
         P = f"drp.{b}.mlp."
         r = F.linear(t_o, self.p(P + "0.weight"), self.p(P + "0.bias"))
-        r = F.gelu(F.layer_norm(r, (16,), self.p(P + "1.weight"), self.p(P + "1.bias"), 1e-5))
+        r = _gelu(F.layer_norm(r, (16,), self.p(P + "1.weight"), self.p(P + "1.bias"), 1e-5))
         r = F.linear(r, self.p(P + "2.weight"), self.p(P + "2.bias"))
         return torch.softmax(r, dim=-1) * self.p(f"drp.{b}.scale")
 
@@ -484,7 +495,7 @@ class StablePlugin(nn.Module):
         B = keys.shape[0]
         X = keys.transpose(1, 2).reshape(B, EMB, GRID, GRID)
         delta, m = self.offsets(b, X)
-        g = torch.arange(GRID, dtype=torch.float32)
+        g = torch.arange(GRID, dtype=keys.dtype)
         gy, gx = torch.meshgrid(g, g, indexing="ij")
         p = torch.stack([gx, gy], 0)[None]  # (1, 2, 64, 64)
         q = (p + delta).clamp(0.0, GRID - 1.0)
@@ -500,7 +511,7 @@ class StablePlugin(nn.Module):
         return xt, al, q
 
 
-def identity_plugin_tensors(s_p=8.0, seed=0):
+def identity_plugin_tensors(*, s_p=8.0, seed=0):
     """No-op plugin (PLUGIN.md section 3): the layers that do not have to be zero are given a
     small seeded random initialisation (so training can start from it); the zeroed ones make
     delta = 0, m = 1, alpha = (1/2, 1/2), s = 1, hence x~ = x exactly."""
@@ -574,16 +585,61 @@ def check_golden(golden_dir, model_path, tol=1e-3):
     return 0 if worst < tol else 1
 
 
+def check_grad(model_path, plugin_path, emb_path, w, h, tol=1e-3):
+    """Gradients of a BCE + Dice-like loss w.r.t. every plugin parameter in float32 vs float64
+    (same inputs), batch of 3 prompts. Guards against wrong float32 backward kernels (see
+    _gelu). Returns 0 if every parameter's max |d grad| <= tol * its float64 max |grad|."""
+    emb = load_embedding_f32(emb_path)
+    prompts = [prompt_arrays(w, h, [(w * 0.5, h * 0.45, 1), (w * 0.3, h * 0.6, 1), (w * 0.8, h * 0.2, 0)], None),
+               prompt_arrays(w, h, [(w * 0.55, h * 0.5, 1), (w * 0.35, h * 0.65, 1), (w * 0.7, h * 0.3, 0)], None),
+               prompt_arrays(w, h, [(w * 0.45, h * 0.4, 1), (w * 0.25, h * 0.55, 1), (w * 0.9, h * 0.1, 0)], None)]
+    coords = np.stack([p[0] for p in prompts])
+    labels = np.stack([p[1] for p in prompts])
+    tgt = torch.zeros(3, LOWRES, LOWRES)
+    tgt[:, 60:160, 80:200] = 1.0
+    grads = []
+    for dt in (torch.float32, torch.float64):
+        m = SamDecoder(model_path)
+        pl = StablePlugin.load(plugin_path)
+        if dt == torch.float64:
+            m.double()
+            pl.double()
+        o = m(torch.from_numpy(emb).to(dt)[None], coords, labels, plugin=pl, mode="stable")
+        lo = o["low_res"][:, 0]
+        p = torch.sigmoid(lo)
+        t = tgt.to(dt)
+        loss = F.binary_cross_entropy_with_logits(lo, t) + 1 - (2 * (p * t).sum() + 1) / (p.sum() + t.sum() + 1)
+        loss.backward()
+        grads.append({n: q.grad.detach().double() for n, q in pl.named_parameters()})
+    worst = 0.0
+    for n in grads[1]:
+        ref = grads[1][n].abs().max().item()
+        d = (grads[0][n] - grads[1][n]).abs().max().item()
+        r = d / ref if ref > 0 else d
+        worst = max(worst, r)
+        print(f"{n.replace('__', '.'):26s} max |grad| {ref:.3e}  float32 vs float64 max |d| {d:.2e} ({r:.1e} relative)")
+    print(f"worst relative difference {worst:.2e} (tolerance {tol})")
+    return 0 if worst <= tol else 1
+
+
 if __name__ == "__main__":
     import os
     import sys
-    if len(sys.argv) < 3 or sys.argv[1] != "check-golden":
-        print("usage: /usr/bin/python3 tools/sam_torch.py check-golden GOLDEN_DEV_DIR [MODEL]", file=sys.stderr)
+    usage = ("usage: /usr/bin/python3 tools/sam_torch.py check-golden GOLDEN_DEV_DIR [MODEL]\n"
+             "       /usr/bin/python3 tools/sam_torch.py check-grad PLUGIN EMBEDDING.f32 W H [MODEL]")
+    if len(sys.argv) < 3 or sys.argv[1] not in ("check-golden", "check-grad"):
+        print(usage, file=sys.stderr)
         sys.exit(2)
     torch.set_num_threads(1)
-    mp = sys.argv[3] if len(sys.argv) > 3 else (os.environ.get("STABLESAM_MODEL") or os.path.expanduser(
+    nmodel = 3 if sys.argv[1] == "check-golden" else 6
+    mp = sys.argv[nmodel] if len(sys.argv) > nmodel else (os.environ.get("STABLESAM_MODEL") or os.path.expanduser(
         "~/.cache/stablesam/mobilesam.safetensors"))
     try:
+        if sys.argv[1] == "check-grad":
+            if len(sys.argv) < 6:
+                print(usage, file=sys.stderr)
+                sys.exit(2)
+            sys.exit(check_grad(mp, sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])))
         sys.exit(check_golden(sys.argv[2], mp))
     except (OSError, SafetensorsError, ValueError) as e:
         print(f"sam_torch.py: {e}", file=sys.stderr)
