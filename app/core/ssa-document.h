@@ -20,13 +20,16 @@
  * folder, fsync, rename). Autosave: when the document has a path and "autosave-delay" > 0
  * (default 300 ms), every change (re)starts a GLib timeout that saves; call
  * ssa_document_flush() on quit to save a pending change at once. A failed autosave emits
- * "save-failed" and leaves the document modified (the next change retries).
+ * "save-failed" and leaves the document modified (the next change retries). Disposing a
+ * document with an autosave pending saves it first.
  *
  * Loading: ssa_document_new_from_file() builds a NEW document; on any error (unreadable file,
  * malformed JSON, bad field) it returns NULL with a one-line GError naming the file and the
- * problem, so the document the caller already has stays intact.
+ * problem, so the document the caller already has stays intact. The stored history is replayed
+ * on a scratch copy when reading, so every project that loads can be undone / redone fully.
  *
- * Signals (all on the main loop, after the change is complete):
+ * Signals (main loop; the object / category signals fire as each item changes, the history
+ * properties and "changed" once the whole step is recorded):
  *   "changed"          ()                             any change that is saved (content,
  *                                                     history, current image, new image)
  *   "object-added"     (SsaObject *obj)               obj already in its image's list
