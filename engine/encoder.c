@@ -493,8 +493,8 @@ static void patch_embed(const ss_encoder_w *e, const float *in, float *x, float 
 
 /* ---- MBConv / PatchMerging -----------------------------------------------------------------
  * x (H*W, cin) -> 1x1 cin->ch + GELU -> depthwise 3x3/s + GELU -> 1x1 ch->cout -> y (Ho*Wo, cout);
- * MBConv (residual): y = GELU(y + x). Bands of `band` output rows; each band recomputes the
- * conv1 rows it needs (1 or 2 extra). */
+ * MBConv (residual): y = GELU(y + x). Bands of `band` output rows; a band needs 1 or 2 conv1
+ * rows beyond its own, which are taken over from the band above when the same thread ran it. */
 static void mb_forward(const mb_unit *u, const float *x, int H, int W, float *y, int residual,
                        int band, float *tslots)
 {
