@@ -17,7 +17,7 @@
  * α = (½, ½), positions on the regular grid.
  *
  * usage: test-plugin-golden DATA_DIR     (model: $STABLESAM_MODEL, else
- *        ~/.cache/stablesam/mobilesam.safetensors; missing model fails unless
+ *        $XDG_CACHE_HOME or ~/.cache + /stablesam/mobilesam.safetensors; missing model fails unless
  *        STABLESAM_ALLOW_SKIP=1). TAP output.
  */
 #include <errno.h>
@@ -412,8 +412,12 @@ int main(int argc, char **argv)
     if (env && *env) {
         snprintf(model, sizeof model, "%s", env);
     } else {
-        const char *home = getenv("HOME");
-        snprintf(model, sizeof model, "%s/.cache/stablesam/mobilesam.safetensors", home ? home : ".");
+        /* the app's cache: $XDG_CACHE_HOME/stablesam, else ~/.cache/stablesam (g_get_user_cache_dir) */
+        const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+        if (xdg && xdg[0] == '/')
+            snprintf(model, sizeof model, "%s/stablesam/mobilesam.safetensors", xdg);
+        else
+            snprintf(model, sizeof model, "%s/.cache/stablesam/mobilesam.safetensors", home ? home : ".");
     }
     struct stat sb;
     if (stat(model, &sb) != 0) {
