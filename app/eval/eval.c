@@ -6,6 +6,7 @@
  * reproducible on any machine. */
 #define G_LOG_DOMAIN "stablesam-eval"
 #include <errno.h>
+#include <gdk-pixbuf/gdk-pixbuf.h>
 #include <glib/gstdio.h>
 #include <json-c/json.h>
 #include <math.h>
@@ -631,23 +632,59 @@ int ssa_cmd_eval(int argc, char **argv)
         g_autoptr(GError) e = NULL;
         gboolean cached;
         int n_here = MIN((int)im->objects->len, n_total - n_seen);
-        if (!ssa_embedding_get(ev->model, ev->state, cache, im->path, NULL, NULL, &cached, &e)) {
+        /* masks first (size from the image header): no encode for an image whose masks are
+           all bad */
+        int iw = 0, ih = 0, n_ok = 0;
+        uint8_t **gts = g_new0(uint8_t *, n_here), **igns = g_new0(uint8_t *, n_here);
+        if (!gdk_pixbuf_get_file_info(im->path, &iw, &ih)) {
+            char *msg = g_strdup_printf("%s: not a readable image", im->path);
+            fprintf(stderr, "%sstablesam: %s\n", prog.tty ? "\n" : "", msg);
+            g_ptr_array_add(problems, msg);
+        } else {
+            for (int oi = 0; oi < n_here; oi++) {
+                g_clear_error(&e);
+                if (ssa_dataset_load_object(im->objects->pdata[oi], iw, ih, &gts[oi], &igns[oi], &e)) {
+                    n_ok++;
+                } else {
+                    fprintf(stderr, "%sstablesam: %s\n", prog.tty ? "\n" : "", e->message);
+                    g_ptr_array_add(problems, g_strdup(e->message));
+                }
+            }
+        }
+        g_clear_error(&e);
+        if (n_ok && !ssa_embedding_get(ev->model, ev->state, cache, im->path, NULL, NULL, &cached, &e)) {
             g_ptr_array_add(problems, g_strdup(e->message));
             fprintf(stderr, "%sstablesam: %s\n", prog.tty ? "\n" : "", e->message);
+            n_ok = 0;
+        }
+        if (n_ok) {
+            ss_state_image_size(ev->state, &ev->width, &ev->height);
+            if (ev->width != iw || ev->height != ih) { /* cannot happen unless the file changed */
+                char *msg = g_strdup_printf("%s: image is %dx%d but its embedding is for %dx%d",
+                                            im->path, iw, ih, ev->width, ev->height);
+                fprintf(stderr, "%sstablesam: %s\n", prog.tty ? "\n" : "", msg);
+                g_ptr_array_add(problems, msg);
+                n_ok = 0;
+            }
+        }
+        if (!n_ok) {
+            for (int oi = 0; oi < n_here; oi++) {
+                g_free(gts[oi]);
+                g_free(igns[oi]);
+            }
+            g_free(gts);
+            g_free(igns);
             n_seen += n_here;
+            ssa_progress_update(&prog, n_seen, im->path);
             continue;
         }
-        ss_state_image_size(ev->state, &ev->width, &ev->height);
         size_t npx = (size_t)ev->width * ev->height;
         uint8_t *uni = g_malloc(npx);
         for (int oi = 0; oi < n_here; oi++, n_seen++) {
             SsaEvalObject *ob = im->objects->pdata[oi];
-            g_autofree uint8_t *gt = NULL, *ign = NULL;
+            g_autofree uint8_t *gt = g_steal_pointer(&gts[oi]), *ign = g_steal_pointer(&igns[oi]);
             g_autofree char *obj_key = g_strdup_printf("%s/%s_%d", im->set, im->id, ob->k);
-            g_clear_error(&e);
-            if (!ssa_dataset_load_object(ob, ev->width, ev->height, &gt, &ign, &e)) {
-                g_ptr_array_add(problems, g_strdup(e->message));
-                fprintf(stderr, "%sstablesam: %s\n", prog.tty ? "\n" : "", e->message);
+            if (!gt) { /* reported above */
                 ssa_progress_update(&prog, n_seen + 1, obj_key);
                 continue;
             }
@@ -770,6 +807,8 @@ int ssa_cmd_eval(int argc, char **argv)
             ssa_progress_update(&prog, n_seen + 1, obj_key);
         }
         g_free(uni);
+        g_free(gts);
+        g_free(igns);
     }
     ssa_progress_done(&prog);
     double secs = (g_get_monotonic_time() - t0) / 1e6;
