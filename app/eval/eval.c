@@ -425,6 +425,10 @@ static gboolean write_markdown(const Eval *ev, const SsaDataset *ds, ProtoAgg ag
                            ds->split, n_done, (unsigned long long)ev->seed, ev->draws, NOISE,
                            ev->max_clicks, ev->model_path, ss_model_hash(ev->model), ev->n_decodes, secs,
                            ev->n_decodes ? ev->decode_ms / ev->n_decodes : 0.0);
+    gboolean stable = ev->modes[ev->n_modes - 1] == SS_MODE_STABLE;
+    g_string_append_printf(s, "Plugin: %s%s%s.\n\n", stable ? "`" : "",
+                           stable && ev->plugin_path ? ev->plugin_path : "none (SAM mode only)",
+                           stable ? "`" : "");
     g_string_append_printf(s, "Numbers in percent: mIoU/mBIoU for the GT box, mIoU/mBIoU/ST for "
                               "prompt types drawn %d times (ST = stability, Stable-SAM Eq. 1). NoC = "
                               "mean clicks to reach the IoU (%d when never), NoF = objects never "
