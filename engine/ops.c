@@ -1,4 +1,5 @@
-/* ops.c — small dense kernels shared by the encoder and the decoder. */
+/* ops.c — small dense kernels shared by the encoder and the decoder: GEMMs (row-split BLAS and
+ * the packed AVX-512 micro-kernel), LayerNorm, GELU, softmax. */
 /* FP exception flags are never read: let GCC if-convert the selects of the exp/GELU
  * approximations (ops.h) so that their loops vectorise without AVX-512 masking too. */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -7,11 +8,10 @@
 #include "ops.h"
 
 #include <math.h>
-#include <time.h>
-#include <unistd.h>
-
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cblas.h>
 #ifdef __AVX512F__
