@@ -419,7 +419,7 @@ int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode
     if (!d || !emb || !prompt || !low_res_all || !iou_all || !scratch) return SS_ERR_INPUT;
     if (mode == SS_MODE_STABLE && !plugin) return SS_ERR_STATE;
     /* the plugin works in the attention projection buffers Q..O */
-    _Static_assert(OFF_S - OFF_Q >= NPOS * (129 + 128 + 1), "plugin scratch does not fit");
+    _Static_assert(OFF_S - OFF_Q >= SS_PLUGIN_SCRATCH_FLOATS, "plugin scratch does not fit");
     if (prompt->n_points < 0 || prompt->n_points > SS_MAX_POINTS || img_w <= 0 || img_h <= 0)
         return SS_ERR_INPUT;
     if (prompt->n_points > 0 && !prompt->points) return SS_ERR_INPUT;
@@ -494,9 +494,8 @@ int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode
         add_to(kp, keys, d->image_pe, (size_t)NPOS * C);
         const float *kin = kp, *vin = keys;
         if (stable) {
-            ss_plugin_apply(plugin, l, keys, queries + C, xt, alpha[l],
+            ss_plugin_apply(plugin, l, keys, queries + C, d->image_pe, xt, xtp, alpha[l],
                             (trace && l == 1) ? &trace->pos[0][0] : NULL, as.Q);
-            add_to(xtp, xt, d->image_pe, (size_t)NPOS * C);
             kin = xtp;
             vin = xt;
         }

@@ -36,4 +36,71 @@ static inline float ss_gelu1(float x)
     float e = x < 0.0f ? -erf_abs : erf_abs;
     return 0.5f * x * (1.0f + e);
 }
+
+/* Reductions with independent partial sums (16 lanes): float sums in a serial chain cannot be
+ * vectorised by the compiler without -ffast-math, and cost ~4 cycles per element. */
+typedef float ss_v16 __attribute__((vector_size(64), aligned(4))); /* unaligned access ok */
+typedef int ss_vi16 __attribute__((vector_size(64), aligned(4)));
+
+static inline float ss_hsum16(ss_v16 v)
+{
+    float s = 0.0f;
+    for (int i = 0; i < 16; i++) s += v[i];
+    return s;
+}
+
+/* Σ a[i]·b[i] */
+static inline float ss_dot(const float *a, const float *b, int n)
+{
+    ss_v16 acc = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16) acc += *(const ss_v16 *)(a + i) * *(const ss_v16 *)(b + i);
+    float s = ss_hsum16(acc);
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* Σ x[i] */
+static inline float ss_sum(const float *x, int n)
+{
+    ss_v16 acc = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16) acc += *(const ss_v16 *)(x + i);
+    float s = ss_hsum16(acc);
+    for (; i < n; i++) s += x[i];
+    return s;
+}
+
+/* Σ (x[i] − m)² */
+static inline float ss_sumsq_dev(const float *x, float m, int n)
+{
+    ss_v16 acc = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        ss_v16 d = *(const ss_v16 *)(x + i) - m;
+        acc += d * d;
+    }
+    float s = ss_hsum16(acc);
+    for (; i < n; i++) s += (x[i] - m) * (x[i] - m);
+    return s;
+}
+
+/* max x[i], n >= 1 */
+static inline float ss_max(const float *x, int n)
+{
+    int i = 0;
+    float s = x[0];
+    if (n >= 16) {
+        ss_v16 acc = *(const ss_v16 *)x;
+        for (i = 16; i + 16 <= n; i += 16) {
+            ss_v16 v = *(const ss_v16 *)(x + i);
+            ss_vi16 m = v > acc;
+            acc = (ss_v16)(((ss_vi16)v & m) | ((ss_vi16)acc & ~m));
+        }
+        s = acc[0];
+        for (int j = 1; j < 16; j++) s = acc[j] > s ? acc[j] : s;
+    }
+    for (; i < n; i++) s = x[i] > s ? x[i] : s;
+    return s;
+}
 #endif

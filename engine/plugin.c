@@ -52,12 +52,17 @@ struct ss_plugin_w {
     pblock blk[2];
 };
 
+#define PS (SIDE + KS - 1) /* 68: zero-padded side for the depthwise conv */
+
 enum {
-    POFF_H = 0,                    /* (4096, 129) first 1x1 conv */
-    POFF_U = POFF_H + NPOS * (CO + 1), /* (4096, 128) depthwise → LN → GELU */
-    POFF_M = POFF_U + NPOS * CO,   /* (4096) amplitude m */
-    POFF_END = POFF_M + NPOS
+    POFF_H = 0,                      /* (4096, 128) first 1x1 conv, offset channels; then the
+                                        depthwise conv output (U) */
+    POFF_P = POFF_H + NPOS * CO,     /* (68, 68, 128) first conv, zero padded by 2 */
+    POFF_M = POFF_P + PS * PS * CO,  /* (4096) amplitude m */
+    POFF_D = POFF_M + NPOS,          /* (4096, 2) offsets Δ in grid cells */
+    POFF_END = POFF_D + 2 * NPOS
 };
+_Static_assert(POFF_END <= SS_PLUGIN_SCRATCH_FLOATS, "plugin.h: SS_PLUGIN_SCRATCH_FLOATS too small");
 
 size_t ss_plugin_scratch_floats(void) { return (size_t)POFF_END; }
 
@@ -174,58 +179,72 @@ static void drp_alpha(const pblock *k, const float *t_o, float alpha[2])
     alpha[1] = e1 / (e0 + e1) * k->s;
 }
 
-void ss_plugin_apply(const ss_plugin_w *p, int block, const float *x, const float *t_o,
-                     float *xt, float alpha[2], float *pos, float *scratch)
+typedef ss_v16 v16; /* 16 channels */
+
+void ss_plugin_apply(const ss_plugin_w *p, int block, const float *x, const float *t_o, const float *pe,
+                     float *xt, float *xtp, float alpha[2], float *pos, float *scratch)
 {
     const pblock *k = &p->blk[block];
-    float *H = scratch + POFF_H, *U = scratch + POFF_U, *M = scratch + POFF_M;
+    float *H = scratch + POFF_H, *P = scratch + POFF_P, *U = scratch + POFF_H; /* U reuses H */
+    float *M = scratch + POFF_M, *D = scratch + POFF_D;
+    /* parameters in restrict locals: stores to the activations cannot alias them (vectorises) */
+    const float *restrict ln_g = k->ln_g, *restrict ln_b = k->ln_b;
+    const float *restrict w3 = k->w3, *restrict b3 = k->b3;
+    const float *restrict wa = k->w0 + (size_t)CO * C; /* amplitude row of offset.0 */
+    const float ba = k->b0[CO], s_p = p->s_p;
 
-    /* DSP offset net: 1x1 conv 256 → 129 */
-    ss_linear(x, NPOS, C, k->w0, k->b0, CO + 1, H);
+    /* DSP offset net: 1x1 conv 256 → 128 offset channels (one GEMM), copied into a zero-padded
+     * (68, 68, 128) map for the 5x5 depthwise conv */
+    ss_linear(x, NPOS, C, k->w0, k->b0, CO, H);
+    memset(P, 0, sizeof(float) * (size_t)2 * PS * CO);
+    memset(P + (size_t)(PS - 2) * PS * CO, 0, sizeof(float) * (size_t)2 * PS * CO);
+    for (int y = 0; y < SIDE; y++) {
+        float *row = P + (size_t)(y + 2) * PS * CO;
+        memset(row, 0, sizeof(float) * 2 * CO);
+        memcpy(row + 2 * CO, H + (size_t)y * SIDE * CO, sizeof(float) * SIDE * CO);
+        memset(row + (size_t)(SIDE + 2) * CO, 0, sizeof(float) * 2 * CO);
+    }
 
-    /* amplitude, 5x5 depthwise (zero padding) → LayerNorm over channels → GELU */
-#pragma omp parallel for schedule(static)
-    for (int i = 0; i < NPOS; i++) {
-        const int gy = i / SIDE, gx = i % SIDE;
-        M[i] = 2.0f / (1.0f + expf(-H[(size_t)i * (CO + 1) + CO]));
-        float acc[CO];
-        for (int c = 0; c < CO; c++) acc[c] = k->b1[c];
-        for (int ky = 0; ky < KS; ky++) {
-            int yy = gy + ky - KS / 2;
-            if (yy < 0 || yy >= SIDE) continue;
-            for (int kx = 0; kx < KS; kx++) {
-                int xx = gx + kx - KS / 2;
-                if (xx < 0 || xx >= SIDE) continue;
-                const float *h = H + ((size_t)yy * SIDE + xx) * (CO + 1);
-                const float *wt = k->w1t + (ky * KS + kx) * CO;
-                for (int c = 0; c < CO; c++) acc[c] += wt[c] * h[c];
+    /* 5x5 depthwise, 16 channels at a time: the 25 taps' weights and the sum stay in registers */
+#pragma omp parallel for schedule(static) collapse(2)
+    for (int cb = 0; cb < CO / 16; cb++)
+        for (int y = 0; y < SIDE; y++) {
+            v16 w[KS * KS], bias = *(const v16 *)(k->b1 + cb * 16);
+            for (int t = 0; t < KS * KS; t++) w[t] = *(const v16 *)(k->w1t + t * CO + cb * 16);
+            for (int xx = 0; xx < SIDE; xx++) {
+                const float *base = P + ((size_t)y * PS + xx) * CO + cb * 16; /* window top-left */
+                v16 acc = bias;
+                for (int ky = 0; ky < KS; ky++)
+                    for (int kx = 0; kx < KS; kx++)
+                        acc += w[ky * KS + kx] * *(const v16 *)(base + ((size_t)ky * PS + kx) * CO);
+                *(v16 *)(U + ((size_t)y * SIDE + xx) * CO + cb * 16) = acc;
             }
         }
-        float mean = 0.0f, var = 0.0f;
-        for (int c = 0; c < CO; c++) mean += acc[c];
-        mean *= 1.0f / CO;
-        for (int c = 0; c < CO; c++) var += (acc[c] - mean) * (acc[c] - mean);
-        float inv = 1.0f / sqrtf(var * (1.0f / CO) + 1e-6f);
-        float *u = U + (size_t)i * CO;
-        for (int c = 0; c < CO; c++) u[c] = ss_gelu1((acc[c] - mean) * inv * k->ln_g[c] + k->ln_b[c]);
+
+    /* per position: LayerNorm over the 128 channels → GELU → 1x1 conv 128 → 2 → Δ = s_p·tanh;
+     * amplitude m = 2·sigmoid(w_a·x + b_a) */
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < NPOS; i++) {
+        float a = ba + ss_dot(wa, x + (size_t)i * C, C);
+        M[i] = 2.0f / (1.0f + expf(-a));
+        const float *restrict acc = U + (size_t)i * CO;
+        float mean = ss_sum(acc, CO) * (1.0f / CO);
+        float inv = 1.0f / sqrtf(ss_sumsq_dev(acc, mean, CO) * (1.0f / CO) + 1e-6f);
+        float u[CO];
+        for (int c = 0; c < CO; c++) u[c] = ss_gelu1((acc[c] - mean) * inv * ln_g[c] + ln_b[c]);
+        D[2 * i] = s_p * tanhf(b3[0] + ss_dot(w3, u, CO));
+        D[2 * i + 1] = s_p * tanhf(b3[1] + ss_dot(w3 + CO, u, CO));
     }
 
     /* DRP routing weights from the output-mask token */
     drp_alpha(k, t_o, alpha);
     const float a1 = alpha[0], a2 = alpha[1];
 
-    /* offsets (1x1 conv 128 → 2, s_p·tanh), clamp, bilinear sampling of m⊙x, mixing */
+    /* clamp, bilinear sampling of m⊙x, mixing; also x~ + PE (the keys' input) */
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < NPOS; i++) {
         const int gy = i / SIDE, gx = i % SIDE;
-        const float *u = U + (size_t)i * CO;
-        float dx = k->b3[0], dy = k->b3[1];
-        for (int c = 0; c < CO; c++) {
-            dx += k->w3[c] * u[c];
-            dy += k->w3[CO + c] * u[c];
-        }
-        float qx = (float)gx + p->s_p * tanhf(dx);
-        float qy = (float)gy + p->s_p * tanhf(dy);
+        float qx = (float)gx + D[2 * i], qy = (float)gy + D[2 * i + 1];
         qx = qx < 0.0f ? 0.0f : (qx > SIDE - 1 ? (float)(SIDE - 1) : qx);
         qy = qy < 0.0f ? 0.0f : (qy > SIDE - 1 ? (float)(SIDE - 1) : qy);
         if (pos) {
@@ -238,10 +257,14 @@ void ss_plugin_apply(const ss_plugin_w *p, int block, const float *x, const floa
         int j00 = y0 * SIDE + x0, j01 = y0 * SIDE + x1, j10 = y1 * SIDE + x0, j11 = y1 * SIDE + x1;
         float w00 = a1 * (1.0f - wy) * (1.0f - wx) * M[j00], w01 = a1 * (1.0f - wy) * wx * M[j01];
         float w10 = a1 * wy * (1.0f - wx) * M[j10], w11 = a1 * wy * wx * M[j11];
-        const float *x00 = x + (size_t)j00 * C, *x01 = x + (size_t)j01 * C;
-        const float *x10 = x + (size_t)j10 * C, *x11 = x + (size_t)j11 * C, *xi = x + (size_t)i * C;
-        float *o = xt + (size_t)i * C;
-        for (int c = 0; c < C; c++)
-            o[c] = w00 * x00[c] + w01 * x01[c] + w10 * x10[c] + w11 * x11[c] + a2 * xi[c];
+        const float *restrict x00 = x + (size_t)j00 * C, *restrict x01 = x + (size_t)j01 * C;
+        const float *restrict x10 = x + (size_t)j10 * C, *restrict x11 = x + (size_t)j11 * C;
+        const float *restrict xi = x + (size_t)i * C, *restrict pi = pe + (size_t)i * C;
+        float *restrict o = xt + (size_t)i * C, *restrict op = xtp + (size_t)i * C;
+        for (int c = 0; c < C; c++) {
+            float v = w00 * x00[c] + w01 * x01[c] + w10 * x10[c] + w11 * x11[c] + a2 * xi[c];
+            o[c] = v;
+            op[c] = v + pi[c];
+        }
     }
 }

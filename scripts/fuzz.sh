@@ -6,6 +6,7 @@
 #        FUZZ_MERGE=1 afterwards, merge what the run found into tests/fuzz/corpus/TARGET
 #                     (inputs of at most FUZZ_MERGE_MAX bytes, default 8192: keep the repo small)
 #        FUZZ_ARGS    extra libFuzzer flags
+#        FUZZ_NOBUILD=1  run the binary already built (e.g. while the tree does not compile)
 #
 # Seeds: tests/fuzz/corpus/TARGET and tests/fuzz/crashers/TARGET (read-only); new inputs go to
 # FUZZ_BUILD/fuzz-corpus/TARGET, crash artifacts to FUZZ_BUILD/fuzz-artifacts/TARGET/. One
@@ -34,7 +35,7 @@ if [ ! -f "$build/build.ninja" ]; then
     CC=clang meson setup "$build" -Dgui=false -Dbuildtype=debugoptimized \
         -Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link
 fi
-ninja -C "$build" -j2 "tests/fuzz/fuzz-$target"
+[ "${FUZZ_NOBUILD:-0}" = 1 ] || ninja -C "$build" -j2 "tests/fuzz/fuzz-$target"
 
 # per-target input size limits (the plugin's real files are 332 kB)
 case "$target" in

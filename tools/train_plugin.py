@@ -25,8 +25,9 @@ Commands (run with /usr/bin/python3; CPU; --threads 1 by default):
       writes a dataset (images/, masks/, train.txt) in the shared layout.
   train_plugin.py validate --data ../shared/data --emb EMB_DIR --plugin FILE [--val-limit N]
 
-Embedding files are found by image id under EMB_DIR (recursively, any extension, the file's
-header is checked): EMB_DIR/SET/ID.* is preferred over EMB_DIR/ID.*.
+Embedding files: EMB_DIR/index.json of `stablesam embed` (set, id -> file) when present, else
+by image id under EMB_DIR (recursively, any extension; EMB_DIR/SET/ID.* preferred over
+EMB_DIR/ID.*). Every file's header is checked.
 """
 
 import argparse
@@ -110,28 +111,44 @@ def read_emb_header(path):
 
 
 class EmbeddingIndex:
-    """Embedding files under a directory, by (set, id)."""
+    """Embedding files under a directory, by (set, id). Uses ROOT/index.json when present (as
+    written by `stablesam embed`: images[] with set, id, embedding = path relative to ROOT),
+    else file names: ROOT/SET/ID.* preferred over ID.* anywhere under ROOT."""
 
     def __init__(self, root):
         if not os.path.isdir(root):
             die(f"{root}: no such embedding directory")
         self.root = root
+        self.indexed = {}  # (set, id) -> path
+        ip = os.path.join(root, "index.json")
+        if os.path.exists(ip):
+            try:
+                with open(ip) as f:
+                    idx = json.load(f)
+                for e in idx.get("images", []):
+                    self.indexed[(e["set"], e["id"])] = os.path.join(root, e["embedding"])
+            except (ValueError, KeyError, TypeError) as e:
+                die(f"{ip}: bad embedding index: {e}")
         self.files = {}  # stem -> [relpath]
-        for dp, _, fs in os.walk(root):
-            for f in fs:
-                stem = f.split(".")[0]
-                self.files.setdefault(stem, []).append(os.path.relpath(os.path.join(dp, f), root))
+        if not self.indexed:
+            for dp, _, fs in os.walk(root):
+                for f in fs:
+                    stem = f.split(".")[0]
+                    self.files.setdefault(stem, []).append(os.path.relpath(os.path.join(dp, f), root))
         self.cache = {}
         self.cache_order = []
         self.cache_max = 256
         self.hashes = set()
 
     def find(self, set_name, i):
-        c = self.files.get(i, [])
-        pref = [p for p in c if p.split(os.sep)[0] == set_name]
-        for p in pref + [p for p in c if p not in pref]:
-            full = os.path.join(self.root, p)
-            h = read_emb_header(full)
+        if self.indexed:
+            cand = [self.indexed[(set_name, i)]] if (set_name, i) in self.indexed else []
+        else:
+            c = self.files.get(i, [])
+            pref = [p for p in c if p.split(os.sep)[0] == set_name]
+            cand = [os.path.join(self.root, p) for p in pref + [p for p in c if p not in pref]]
+        for full in cand:
+            h = read_emb_header(full) if os.path.exists(full) else None
             if h is not None:
                 self.hashes.add(h["hash"])
                 return full, h
@@ -462,13 +479,18 @@ def cmd_train(a):
     train = build_samples(train_sets, emb_index, "train")
     if a.occluded:
         occ_index = EmbeddingIndex(a.occ_emb or a.emb)
-        occ = build_samples([("occluded", a.occluded, read_ids(os.path.join(a.occluded, "train.txt")))],
+        occ_name = os.path.basename(os.path.normpath(a.occluded))
+        occ = build_samples([(occ_name, a.occluded, read_ids(os.path.join(a.occluded, "train.txt")))],
                             occ_index, "occluded")
+        if not occ:
+            die(f"{a.occ_emb or a.emb}: no embedding for the occlusion set {a.occluded}")
     else:
-        occ, occ_index = {}, None
+        occ, occ_index, occ_name = {}, None, None
     val = build_samples(val_sets, emb_index, "val")
     if not train:
         die(f"{a.emb}: no embedding file matches a train image of {a.data}")
+    if occ_index is not None:
+        emb_index.hashes |= occ_index.hashes
     if len(emb_index.hashes) > 1:
         die(f"{a.emb}: embeddings from different models ({', '.join(sorted(emb_index.hashes))})")
     weights = parse_weights(a.set_weights)
@@ -520,7 +542,7 @@ def cmd_train(a):
             json.dump(sam_val, f, indent=1)
 
     meta = {"base_model": os.path.basename(a.model), "training_data": ",".join(
-        f"{n}:train({len(train[n])} objects)" for n in names) + (f",occluded({len(occ.get('occluded', []))})" if occ else ""),
+        f"{n}:train({len(train[n])} objects)" for n in names) + (f",{occ_name}:occluded({len(occ[occ_name])})" if occ else ""),
             "git": git_hash(), "seed": str(a.seed), "tool": f"tools/train_plugin.py {st.TOOL_VERSION}",
             "embeddings_model_hash": ",".join(sorted(emb_index.hashes))}
     logf = open(os.path.join(a.out, "log.jsonl"), "a")
@@ -534,7 +556,7 @@ def cmd_train(a):
         items = []
         while len(items) < a.batch:
             if occ and rng.random() < a.occ_frac:
-                s = occ["occluded"][rng.integers(len(occ["occluded"]))]
+                s = occ[occ_name][rng.integers(len(occ[occ_name]))]
             else:
                 n = names[rng.choice(len(names), p=pw)]
                 s = train[n][rng.integers(len(train[n]))]
@@ -542,7 +564,7 @@ def cmd_train(a):
                 items.append(s)
         embs, cs, ls, tg, wg = [], [], [], [], []
         for s in items:
-            idx = occ_index if (occ and s.set == "occluded") else emb_index
+            idx = occ_index if (occ and s.set == occ_name) else emb_index
             e, c, l, t, w = batch_tensors([s], ptype, rng, idx, objdata)
             embs.append(e); cs.append(c); ls.append(l); tg.append(t); wg.append(w)
         emb, coords, labels, tgt, wgt = (torch.cat(x) for x in (embs, cs, ls, tg, wg))

@@ -194,6 +194,35 @@ paint_mask(guint8 *rgba, const guint8 *m, int w, int h, const GdkRGBA *c, double
     }
 }
 
+/* Overlay layers are at most LAYER_MAX_SIDE on the long side (a 4000×3000 image would
+ * otherwise cost 48 MB per RGBA layer and a slow rebuild per prediction). */
+#define LAYER_MAX_SIDE 2048
+
+static void
+layer_size(int w, int h, int *lw, int *lh)
+{
+    double s = MIN(1.0, (double)LAYER_MAX_SIDE / MAX(w, h));
+    *lw = MAX(1, (int)lround(w * s));
+    *lh = MAX(1, (int)lround(h * s));
+}
+
+/* Nearest-neighbour resample of a (h, w) mask to (lh, lw); returns `m` itself when equal. */
+static const guint8 *
+layer_mask(const guint8 *m, int w, int h, int lw, int lh, guint8 **owned)
+{
+    *owned = NULL;
+    if (lw == w && lh == h)
+        return m;
+    guint8 *out = g_malloc((gsize)lw * lh);
+    for (int y = 0; y < lh; y++) {
+        const guint8 *row = m + (gsize)MIN(h - 1, (int)((y + 0.5) * h / lh)) * w;
+        for (int x = 0; x < lw; x++)
+            out[(gsize)y * lw + x] = row[MIN(w - 1, (int)((x + 0.5) * w / lw))];
+    }
+    *owned = out;
+    return out;
+}
+
 static GdkTexture *
 texture_from_rgba(guint8 *rgba, int w, int h)
 {
@@ -207,10 +236,13 @@ rebuild_mask_layer(SsaCanvas *self)
     g_clear_object(&self->mask_layer);
     if (!self->mask || !self->image)
         return;
-    int w = gdk_texture_get_width(self->image), h = gdk_texture_get_height(self->image);
-    guint8 *rgba = g_malloc0((gsize)w * h * 4);
-    paint_mask(rgba, self->mask, w, h, &self->mask_color, self->opacity, FALSE);
-    self->mask_layer = texture_from_rgba(rgba, w, h);
+    int w = gdk_texture_get_width(self->image), h = gdk_texture_get_height(self->image), lw, lh;
+    layer_size(w, h, &lw, &lh);
+    g_autofree guint8 *owned = NULL;
+    const guint8 *m = layer_mask(self->mask, w, h, lw, lh, &owned);
+    guint8 *rgba = g_malloc0((gsize)lw * lh * 4);
+    paint_mask(rgba, m, lw, lh, &self->mask_color, self->opacity, FALSE);
+    self->mask_layer = texture_from_rgba(rgba, lw, lh);
 }
 
 void
@@ -231,12 +263,15 @@ ssa_canvas_set_objects(SsaCanvas *self, const SsaCanvasObject *objects, guint n_
     g_return_if_fail(SSA_IS_CANVAS(self));
     g_clear_object(&self->objects_layer);
     if (self->image && n_objects > 0) {
-        int w = gdk_texture_get_width(self->image), h = gdk_texture_get_height(self->image);
-        guint8 *rgba = g_malloc0((gsize)w * h * 4);
-        for (guint i = 0; i < n_objects; i++)
-            paint_mask(rgba, objects[i].mask, w, h, &objects[i].color, self->opacity * 0.8,
-                       objects[i].selected);
-        self->objects_layer = texture_from_rgba(rgba, w, h);
+        int w = gdk_texture_get_width(self->image), h = gdk_texture_get_height(self->image), lw, lh;
+        layer_size(w, h, &lw, &lh);
+        guint8 *rgba = g_malloc0((gsize)lw * lh * 4);
+        for (guint i = 0; i < n_objects; i++) {
+            g_autofree guint8 *owned = NULL;
+            const guint8 *m = layer_mask(objects[i].mask, w, h, lw, lh, &owned);
+            paint_mask(rgba, m, lw, lh, &objects[i].color, self->opacity * 0.8, objects[i].selected);
+        }
+        self->objects_layer = texture_from_rgba(rgba, lw, lh);
     }
     gtk_widget_queue_draw(GTK_WIDGET(self));
 }

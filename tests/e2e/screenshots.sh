@@ -54,11 +54,16 @@ to_screen() {
     awk -v x="$X" -v y="$Y" -v ox="$ox" -v oy="$oy" -v z="$zoom" -v ix="$1" -v iy="$2" \
         'BEGIN { printf "%d %d", x + ox + ix * z + 0.5, y + oy + iy * z + 0.5 }'
 }
-wait_prediction() {
-    sleep 0.4
-    gen=$(grep -E 'request [0-9]+:' "$log" | tail -1 | sed -E 's/.*request ([0-9]+):.*/\1/')
-    wait_log "prediction $gen shown" 120
-    sleep 0.4
+wait_prediction() { # until the newest request's mask is on screen (older ones may be dropped)
+    i=0
+    while :; do
+        sleep 0.2
+        gen=$(grep -E 'request [0-9]+:' "$log" | tail -1 | sed -E 's/.*request ([0-9]+):.*/\1/')
+        grep -q "prediction $gen shown" "$log" && break
+        i=$((i + 1))
+        if [ $i -gt 600 ]; then echo "screenshots.sh: no mask for request $gen" >&2; exit 1; fi
+    done
+    sleep 0.3
 }
 box() { # X0 Y0 X1 Y1 (image pixels)
     view

@@ -1,12 +1,15 @@
 /* fuzz_coco.c — COCO instances import (app/core/ssa-coco.c): ssa_coco_import_data with an
  * images folder holding a.png (8x6) and sub/b.png (5x7). An accepted file must export (RLE and
- * polygons), and the RLE export must import again and export to the same bytes. GLib
- * criticals are fatal. */
+ * polygons), and the RLE export must import again — from the folder its file names are
+ * relative to (the images' common folder, see ssa-coco.h) — and export to the same bytes.
+ * GLib criticals are fatal. */
 #include <gdk-pixbuf/gdk-pixbuf.h>
 #include <glib/gstdio.h>
 
 #include "fuzz-util.h"
 #include "ssa-coco.h"
+
+#include <json-c/json.h>
 
 #define NAME "fuzz-coco.json"
 
@@ -51,6 +54,34 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+/* The folder an export's file names are relative to: image 0's path minus its file_name. */
+static char *export_base(SsaDocument *doc, const char *out, gsize len)
+{
+    json_tokener *tok = json_tokener_new();
+    json_object *root = json_tokener_parse_ex(tok, out, (int)len), *images, *name;
+    json_tokener_free(tok);
+    FUZZ_CHECK(root != NULL);
+    char *base = NULL;
+    if (json_object_object_get_ex(root, "images", &images) && json_object_array_length(images) > 0 &&
+        json_object_object_get_ex(json_object_array_get_idx(images, 0), "file_name", &name)) {
+        const char *path = ssa_image_entry_get_path(ssa_document_get_image(doc, 0));
+        const char *file = json_object_get_string(name);
+        size_t lp = strlen(path), lf = strlen(file);
+        if (lp > lf && strcmp(path + lp - lf, file) == 0 && path[lp - lf - 1] == '/')
+            base = g_strndup(path, lp - lf - 1);
+        else if (strcmp(path, file) == 0 && g_path_is_absolute(file))
+            base = g_strdup("/");
+        if (!base) fprintf(stderr, "exported file_name \"%s\" is not a suffix of \"%s\"\n", file, path);
+        FUZZ_CHECK(base != NULL);
+        if (!*base) {
+            g_free(base);
+            base = g_strdup("/");
+        }
+    }
+    json_object_put(root);
+    return base ? base : g_strdup(images_dir);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     GError *e = NULL;
@@ -67,7 +98,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(out1 != NULL);
     char *outp = ssa_coco_export_to_data(doc, SSA_COCO_FLAGS_POLYGONS, &lenp, &e);
     FUZZ_CHECK(outp != NULL);
-    SsaDocument *doc2 = ssa_coco_import_data(out1, len1, NAME, images_dir, &e);
+    char *base = export_base(doc, out1, len1);
+    SsaDocument *doc2 = ssa_coco_import_data(out1, len1, NAME, base, &e);
     if (!doc2) {
         fprintf(stderr, "re-importing an export failed: %s\n", e ? e->message : "?");
         FUZZ_CHECK(doc2 != NULL);
@@ -75,12 +107,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *out2 = ssa_coco_export_to_data(doc2, SSA_COCO_FLAGS_NONE, &len2, &e);
     FUZZ_CHECK(out2 != NULL && len1 == len2 && memcmp(out1, out2, len1) == 0);
     /* the polygon export reads back too (polygons are lossy: no byte comparison) */
-    SsaDocument *doc3 = ssa_coco_import_data(outp, lenp, NAME, images_dir, &e);
+    SsaDocument *doc3 = ssa_coco_import_data(outp, lenp, NAME, base, &e);
     if (!doc3) {
         fprintf(stderr, "re-importing a polygon export failed: %s\n", e ? e->message : "?");
         FUZZ_CHECK(doc3 != NULL);
     }
     g_object_unref(doc3);
+    g_free(base);
     g_free(out2);
     g_object_unref(doc2);
     g_free(outp);
