@@ -37,6 +37,7 @@ run: deps
 test: deps-test
 	$(MAKE) build
 	$(MAKE) model
+	@bash tools/fetch-model.sh --keep-tarball >/dev/null
 	meson test -C $(BUILD) --print-errorlogs --num-processes 2
 	$(MAKE) test-asan
 
