@@ -51,6 +51,7 @@ test-asan:
 
 bench: build model
 	bash bench/compare.sh
+	bash bench/rss.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
