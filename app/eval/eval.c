@@ -45,6 +45,8 @@ typedef struct {
     int n;
     double iou[MAX_DRAWS], biou[MAX_DRAWS]; /* ratios */
     double st;                              /* ratio, NAN if one draw */
+    double alpha1[2];                       /* DRP α₁ (deformable share) per block, mean over
+                                               the draws (0 in SAM mode) */
 } ProtoResult;
 
 typedef struct {
@@ -56,7 +58,7 @@ typedef struct {
 
 /* sums over objects for the aggregates */
 typedef struct {
-    double miou, mbiou, st;
+    double miou, mbiou, st, alpha1[2];
     int n, n_st;
 } ProtoAgg;
 
@@ -213,6 +215,7 @@ static int run_protocol(Eval *ev, int p, const ProtoPrompts *pp, const uint8_t *
     memset(uni, 0, npx);
     double area_sum = 0;
     r->n = 0;
+    r->alpha1[0] = r->alpha1[1] = 0;
     for (int d = 0; d < pp->n; d++) {
         ss_prompt pr = {0};
         if (proto_points[p] == 0) {
@@ -236,8 +239,12 @@ static int run_protocol(Eval *ev, int p, const ProtoPrompts *pp, const uint8_t *
         for (size_t i = 0; i < npx; i++)
             uni[i] |= m[i] != 0;
         area_sum += (double)ss_mask_area(m, ev->width, ev->height);
+        for (int b = 0; b < 2; b++)
+            r->alpha1[b] += ev->res.alpha[b][0];
         r->n++;
     }
+    for (int b = 0; b < 2 && r->n; b++)
+        r->alpha1[b] /= r->n;
     uint64_t nu = ss_mask_area(uni, ev->width, ev->height);
     r->st = r->n < 2 ? NAN : nu == 0 ? 1.0 : area_sum / r->n / (double)nu;
     return SS_OK;
@@ -458,6 +465,30 @@ static gboolean write_markdown(const Eval *ev, const SsaDataset *ds, ProtoAgg ag
                                        a->noc90 / a->n, a->nof85, a->nof90);
             else
                 g_string_append(s, " – | – | – |");
+        }
+        g_string_append(s, "\n");
+    }
+    for (int mi = 0; mi < ev->n_modes; mi++) {
+        if (ev->modes[mi] != SS_MODE_STABLE)
+            continue;
+        g_string_append(s, "\nDRP α₁ (share of the deformable features), Stable-SAM, mean over objects "
+                           "and draws, block 0 / block 1:\n\n|");
+        for (int p = 0; p < P_COUNT; p++)
+            if (ev->do_proto[p])
+                g_string_append_printf(s, " %s |", proto_label[p]);
+        g_string_append(s, "\n|");
+        for (int p = 0; p < P_COUNT; p++)
+            if (ev->do_proto[p])
+                g_string_append(s, "---|");
+        g_string_append(s, "\n|");
+        for (int p = 0; p < P_COUNT; p++) {
+            if (!ev->do_proto[p])
+                continue;
+            const ProtoAgg *a = &agg[mi][p];
+            if (a->n)
+                g_string_append_printf(s, " %.3f / %.3f |", a->alpha1[0] / a->n, a->alpha1[1] / a->n);
+            else
+                g_string_append(s, " – |");
         }
         g_string_append(s, "\n");
     }
@@ -733,6 +764,8 @@ int ssa_cmd_eval(int argc, char **argv)
                         }
                         oa->miou = 100 * si / pres[p].n;
                         oa->mbiou = 100 * sb / pres[p].n;
+                        oa->alpha1[0] = pres[p].alpha1[0];
+                        oa->alpha1[1] = pres[p].alpha1[1];
                         oa->n = 1;
                         if (!isnan(pres[p].st)) {
                             oa->st = 100 * pres[p].st;
@@ -744,6 +777,8 @@ int ssa_cmd_eval(int argc, char **argv)
                     json_object_object_add(jp, "biou", jarr(pres[p].biou, pres[p].n, 100, 3));
                     if (!isnan(pres[p].st))
                         json_object_object_add(jp, "st", jnum(100 * pres[p].st, 3));
+                    if (ev->cur_mode == SS_MODE_STABLE && pres[p].n)
+                        json_object_object_add(jp, "alpha1", jarr(pres[p].alpha1, 2, 1, 4));
                     json_object_object_add(jm, proto_key[p], jp);
                 }
                 if (!failed && ev->do_noc) {
@@ -792,6 +827,8 @@ int ssa_cmd_eval(int argc, char **argv)
                     agg[mi][p].miou += o->miou;
                     agg[mi][p].mbiou += o->mbiou;
                     agg[mi][p].st += o->st;
+                    agg[mi][p].alpha1[0] += o->alpha1[0];
+                    agg[mi][p].alpha1[1] += o->alpha1[1];
                     agg[mi][p].n += o->n;
                     agg[mi][p].n_st += o->n_st;
                 }
@@ -842,6 +879,10 @@ int ssa_cmd_eval(int argc, char **argv)
             json_object_object_add(jp, "miou", a->n ? jnum(a->miou / a->n, 3) : NULL);
             json_object_object_add(jp, "mbiou", a->n ? jnum(a->mbiou / a->n, 3) : NULL);
             json_object_object_add(jp, "st", a->n_st ? jnum(a->st / a->n_st, 3) : NULL);
+            if (ev->modes[mi] == SS_MODE_STABLE && a->n) {
+                double al[2] = {a->alpha1[0] / a->n, a->alpha1[1] / a->n};
+                json_object_object_add(jp, "alpha1", jarr(al, 2, 1, 4));
+            }
             json_object_object_add(jp, "n", json_object_new_int(a->n));
             json_object_object_add(jm, proto_key[p], jp);
         }
