@@ -123,11 +123,15 @@ ssa_application_command_line(GApplication *app, GApplicationCommandLine *cmdline
             noc_mode = plugin_path ? "both" : "sam";
         guint64 seed = noc_seed >= 0 ? (guint64)noc_seed : (guint64)g_get_real_time();
         SsaWindow *window = ssa_window_new(self, model_path, plugin_path);
-        gtk_window_present(GTK_WINDOW(window));
         if (!ssa_window_start_noc(window, g_file_peek_path(gt_file),
                                   report_file ? g_file_peek_path(report_file) : NULL, noc_mode, seed,
-                                  &error))
-            ssa_window_show_error(window, error->message);
+                                  &error)) {
+            /* a bad data set or report: one line, no window */
+            g_application_command_line_printerr(cmdline, "stablesam-annotate: %s\n", error->message);
+            gtk_window_destroy(GTK_WINDOW(window));
+            return 1;
+        }
+        gtk_window_present(GTK_WINDOW(window));
         return 0;
     }
     SsaWindow *window = ssa_window_new(self, model_path, plugin_path);

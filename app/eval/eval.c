@@ -762,6 +762,15 @@ int ssa_cmd_eval(int argc, char **argv)
                         r->noc90 = ss_noc_clicks_to(ns, 0.90);
                         json_object *jn = json_object_new_object();
                         json_object_object_add(jn, "iou", jarr(r->iou, ev->max_clicks, 100, 3));
+                        /* the same, unrounded (0..1, %.17g): lets the GUI's NoC session be
+                           checked bit for bit */
+                        json_object *jx = json_object_new_array();
+                        for (int k = 0; k < ev->max_clicks; k++) {
+                            char b[32];
+                            snprintf(b, sizeof b, "%.17g", r->iou[k]);
+                            json_object_array_add(jx, json_object_new_double_s(r->iou[k], b));
+                        }
+                        json_object_object_add(jn, "iou_exact", jx);
                         json_object *jc = json_object_new_array();
                         for (int k = 0; k < ev->max_clicks && r->clicks[k].label >= 0; k++)
                             json_object_array_add(jc, jpoint(&r->clicks[k]));

@@ -414,7 +414,8 @@ SsaNocReport *ssa_noc_report_load(const char *json_path, GError **error)
     if (!root || jerr != json_tokener_success) {
         json_object_put(root);
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: not JSON (%s)", json_path,
-                    json_tokener_error_desc(jerr));
+                    jerr == json_tokener_continue || jerr == json_tokener_success
+                        ? "the file ends too early" : json_tokener_error_desc(jerr));
         return NULL;
     }
     g_autoptr(SsaNocReport) r = report_alloc();

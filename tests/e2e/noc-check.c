@@ -5,9 +5,9 @@
  *       the simulator's clicks for object ID_K in MODE, one "x y label" line each
  *   noc-check compare RESULTS.json REPORT.json
  *       for every row of the report that is done: same clicks as eval, the same IoU after
- *       every click (eval's 3-decimal percentages against the report's exact IoUs formatted
- *       the same way, and the report's own percentages), the same NoC85 / NoC90. One line per
- *       row; exit 0 if all agree and at least one row was compared, 1 otherwise. */
+ *       every click (eval's 3-decimal percentages = the report's, and eval's unrounded
+ *       "iou_exact" = the report's "iou_exact" as doubles, i.e. bit for bit), the same NoC85 /
+ *       NoC90. One line per row; exit 0 if all agree and at least one row was compared. */
 #include <json-c/json.h>
 #include <math.h>
 #include <stdio.h>
@@ -72,7 +72,7 @@ static int cmd_compare(json_object *results, json_object *report)
             n_bad++;
             continue;
         }
-        json_object *ec = get(noc, "clicks"), *ei = get(noc, "iou");
+        json_object *ec = get(noc, "clicks"), *ei = get(noc, "iou"), *ex = get(noc, "iou_exact");
         json_object *gc = get(row, "clicks"), *gx = get(row, "iou_exact"), *gi = get(row, "iou");
         size_t n = json_object_array_length(ec);
         const char *why = NULL;
@@ -81,7 +81,6 @@ static int cmd_compare(json_object *results, json_object *report)
             snprintf(buf, sizeof buf, "%zu clicks in the GUI, %zu in eval", json_object_array_length(gc), n);
             why = buf;
         }
-        double max_diff = 0;
         for (size_t i = 0; !why && i < n; i++) {
             json_object *a = json_object_array_get_idx(ec, i), *b = json_object_array_get_idx(gc, i);
             for (int j = 0; j < 3 && !why; j++)
@@ -100,7 +99,12 @@ static int cmd_compare(json_object *results, json_object *report)
                 snprintf(buf, sizeof buf, "IoU after click %zu: eval %s, GUI %s", i + 1, e, g);
                 why = buf;
             }
-            max_diff = fmax(max_diff, fabs(ev - 100 * gv));
+            /* bit for bit: eval's unrounded IoU (%.17g round-trips a double) */
+            if (!why && (!ex || json_object_get_double(json_object_array_get_idx(ex, i)) != gv)) {
+                snprintf(buf, sizeof buf, "IoU after click %zu: eval %.17g, GUI %.17g (not bit-identical)",
+                         i + 1, ex ? json_object_get_double(json_object_array_get_idx(ex, i)) : NAN, gv);
+                why = buf;
+            }
         }
         int e85 = noc_value(get(noc, "noc85"), max_clicks), e90 = noc_value(get(noc, "noc90"), max_clicks);
         int g85 = noc_value(get(row, "noc85"), max_clicks), g90 = noc_value(get(row, "noc90"), max_clicks);
@@ -112,8 +116,9 @@ static int cmd_compare(json_object *results, json_object *report)
             printf("%s_%d %s: %s\n", id, k, mode, why);
             n_bad++;
         } else {
-            printf("%s_%d %s: %zu clicks, same IoUs (max |eval - GUI| %.4f points, eval rounds to "
-                   "0.001), NoC85 %d, NoC90 %d\n", id, k, mode, n, max_diff, g85, g90);
+            printf("%s_%d %s: %zu clicks, bit-identical IoUs (%.5f ... %.5f), NoC85 %d, NoC90 %d\n",
+                   id, k, mode, n, json_object_get_double(json_object_array_get_idx(gx, 0)),
+                   json_object_get_double(json_object_array_get_idx(gx, n - 1)), g85, g90);
             n_ok++;
         }
     }

@@ -15,7 +15,7 @@
 # TAP output; exit 77 (skip) when the model is not available.
 set -u
 annotate=$1 stablesam=$2 check=$3 plugin=$4 image=$5 out=$6
-echo "1..8"
+echo "1..9"
 
 model=${STABLESAM_MODEL:-${XDG_CACHE_HOME:-$HOME/.cache}/stablesam/mobilesam.safetensors}
 if [ ! -f "$model" ]; then
@@ -181,11 +181,30 @@ else
     echo "$result" | sed 's/^/# /'
     exit 1
 fi
+# bad input: one line naming the file, exit status 1, no crash
+head -c 300 "$report" >"$out/truncated.json"
+printf '{"format": "coco"}\n' >"$out/other.json"
+msgs=
+for case in "--noc-report $out/truncated.json:not JSON" "--noc-report $out/other.json:not a NoC session report" \
+            "--noc-mode maybe:--noc-mode is sam, stable or both"; do
+    args=${case%%:*} want=${case#*:}
+    # shellcheck disable=SC2086
+    timeout 60 "$annotate" --gt "$set_dir" --plugin "$plugin" $args >"$out/bad.log" 2>&1
+    rc=$?
+    line=$(grep -v 'session bus' "$out/bad.log" | grep -E 'stablesam-annotate: ' | head -1)
+    if [ "$rc" != 1 ] || ! echo "$line" | grep -qF -- "$want"; then
+        echo "not ok 8 - bad input ($args): exit $rc, '$line'"
+        sed 's/^/#   /' "$out/bad.log"
+        exit 1
+    fi
+    msgs="$msgs '$line';"
+done
+echo "ok 8 - bad input refused with one line:$msgs"
 bad=$(cat "$out/annotate-1.log" "$log" | grep -E 'CRITICAL|WARNING' | grep -v 'session bus' || true)
 if [ -z "$bad" ]; then
-    echo "ok 8 - no GLib criticals or warnings in the logs"
+    echo "ok 9 - no GLib criticals or warnings in the logs"
 else
-    echo "not ok 8 - GLib criticals or warnings in the logs"
+    echo "not ok 9 - GLib criticals or warnings in the logs"
     echo "$bad" | sed 's/^/#   /'
     exit 1
 fi
