@@ -116,10 +116,10 @@ update_noc_bar(SsaWindow *self)
     if (row->n_clicks) {
         double iou = row->iou[row->n_clicks - 1];
         const char *colour = iou >= 0.90 ? "#2ec27e" : iou >= 0.85 ? "#e5a50a" : "#e01b24";
-        g_autofree char *m = g_strdup_printf("<span foreground=\"%s\">IoU %.3f</span>", colour, iou);
+        g_autofree char *m = g_strdup_printf("<span foreground=\"%s\">GT IoU %.3f</span>", colour, iou);
         gtk_label_set_markup(self->noc_iou_label, m);
     } else {
-        gtk_label_set_text(self->noc_iou_label, "IoU —");
+        gtk_label_set_text(self->noc_iou_label, "GT IoU —");
     }
 }
 

@@ -69,7 +69,9 @@ ssa_window_update_status(SsaWindow *self)
     else if (self->image_index >= 0 && !self->embedding)
         g_string_append(s, "  ·  encoding…");
     else if (self->embedding && ssa_prompt_is_empty_ui(self->prompt))
-        g_string_append(s, "  ·  drag a box or click the object; Enter accepts");
+        g_string_append(s, ssa_window_noc_active(self)
+                               ? "  ·  NoC: click the object (right or Shift+click: background)"
+                               : "  ·  drag a box or click the object; Enter accepts");
     if (g_strcmp0(self->mode, "stable") == 0 && self->model_ready &&
         !ssa_worker_has_plugin(self->worker))
         g_string_append(s, "  ·  no Stable-SAM plugin: SAM mode");
