@@ -430,10 +430,10 @@ ssa_window_noc_prediction(SsaWindow *self, const SsaPrediction *pred)
         return;
     }
     ssa_noc_row_update(row, n->session);
+    save_report(self); /* before the log line: a test that sees the line finds the click saved */
     n->t_ready = g_get_monotonic_time();
     g_debug("noc iou %d: %.17g noc85 %d noc90 %d", row->n_clicks, iou, row->noc85, row->noc90);
     suggest(self, r->mask);
-    save_report(self);
     update_noc_bar(self);
 }
 

@@ -3,6 +3,8 @@
  *
  *   noc-check clicks RESULTS.json ID K MODE
  *       the simulator's clicks for object ID_K in MODE, one "x y label" line each
+ *   noc-check row REPORT.json ROW
+ *       "done|open N_CLICKS" of row ROW (1-based)
  *   noc-check compare RESULTS.json REPORT.json
  *       for every row of the report that is done: same clicks as eval, the same IoU after
  *       every click (eval's 3-decimal percentages = the report's, and eval's unrounded
@@ -125,8 +127,30 @@ static int cmd_compare(json_object *results, json_object *report)
     return n_bad == 0 && n_ok > 0 ? 0 : 1;
 }
 
+/* "DONE N_CLICKS" of row `row` (1-based) of a report */
+static int cmd_row(json_object *report, int row)
+{
+    json_object *rows = get(report, "objects");
+    if (!rows || row < 1 || (size_t)row > json_object_array_length(rows)) {
+        fprintf(stderr, "noc-check: no row %d\n", row);
+        return 1;
+    }
+    json_object *r = json_object_array_get_idx(rows, row - 1);
+    printf("%s %zu\n", json_object_get_boolean(get(r, "done")) ? "done" : "open",
+           json_object_array_length(get(r, "clicks")));
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && !strcmp(argv[1], "row")) {
+        json_object *rep = json_object_from_file(argv[2]);
+        if (!rep) {
+            fprintf(stderr, "noc-check: %s: cannot read JSON\n", argv[2]);
+            return 1;
+        }
+        return cmd_row(rep, atoi(argv[3]));
+    }
     if (argc == 6 && !strcmp(argv[1], "clicks")) {
         json_object *res = json_object_from_file(argv[2]);
         if (!res) {
@@ -144,6 +168,7 @@ int main(int argc, char **argv)
         return cmd_compare(res, rep);
     }
     fprintf(stderr, "usage: noc-check clicks RESULTS.json ID K MODE\n"
+                    "       noc-check row REPORT.json ROW\n"
                     "       noc-check compare RESULTS.json REPORT.json\n");
     return 2;
 }
