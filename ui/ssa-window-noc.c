@@ -130,8 +130,15 @@ suggest(SsaWindow *self, const guint8 *mask)
     char err[256];
     n->has_suggestion = n->session &&
         ss_noc_suggest(n->session, mask, &n->suggestion, err, sizeof err) == SS_OK;
-    if (n->has_suggestion)
-        g_debug("noc suggest %.0f %.0f %d", n->suggestion.x, n->suggestion.y, n->suggestion.label);
+}
+
+/* "x y label" of the suggestion, or "none" (for the log) */
+static char *
+suggestion_text(SsaNocState *n)
+{
+    return n->has_suggestion ? g_strdup_printf("%.0f %.0f %d", n->suggestion.x, n->suggestion.y,
+                                               n->suggestion.label)
+                             : g_strdup("none");
 }
 
 static void
@@ -198,6 +205,8 @@ go_task(SsaWindow *self, guint task)
     g_debug("noc task %u/%u: %s object %d mode %s", task + 1, n->report->rows->len, row->image,
             row->k, ssa_noc_mode_key(row->mode));
     suggest(self, NULL);
+    g_autofree char *sug = suggestion_text(n);
+    g_debug("noc suggest %s", sug);
     ssa_window_go_to_image(self, g_array_index(n->doc_index, int, task));
     ssa_window_refresh_objects(self);
     update_noc_bar(self);
@@ -431,9 +440,11 @@ ssa_window_noc_prediction(SsaWindow *self, const SsaPrediction *pred)
     }
     ssa_noc_row_update(row, n->session);
     save_report(self); /* before the log line: a test that sees the line finds the click saved */
-    n->t_ready = g_get_monotonic_time();
-    g_debug("noc iou %d: %.17g noc85 %d noc90 %d", row->n_clicks, iou, row->noc85, row->noc90);
     suggest(self, r->mask);
+    n->t_ready = g_get_monotonic_time();
+    g_autofree char *sug = suggestion_text(n);
+    g_debug("noc iou %d: %.17g noc85 %d noc90 %d suggest %s", row->n_clicks, iou, row->noc85,
+            row->noc90, sug);
     update_noc_bar(self);
 }
 

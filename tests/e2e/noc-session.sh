@@ -118,7 +118,7 @@ do_row() {
     j=0
     while read -r cx cy cl && [ "$j" -lt "$max" ]; do
         # the GUI's suggestion for this click (from the previous mask) is the simulator's
-        s=$(grep 'noc suggest' "$log" | tail -1 | sed -E 's/.*noc suggest //')
+        s=$(grep -E 'noc (suggest|iou) ' "$log" | tail -1 | sed -E 's/.*suggest //')
         if [ "$s" != "$cx $cy $cl" ]; then
             sugg_bad=$((sugg_bad + 1))
             echo "# $id $k $mode click $((j + 1)): GUI suggests $s, simulator $cx $cy $cl"
