@@ -289,10 +289,14 @@ ssa_window_start_noc(SsaWindow *self, const char *gt_dir, const char *report_pat
         g_free(row->image);
         row->image = g_strdup(ssa_image_entry_get_path(e));
     }
+    /* a report that cannot be written is an error now, not after the first object */
+    g_autofree char *csv = csv_path_for(json);
+    if (!ssa_noc_report_save(report, json, csv, error))
+        return FALSE;
     SsaNocState *n = g_new0(SsaNocState, 1);
     n->report = g_steal_pointer(&report);
     n->json_path = g_steal_pointer(&json);
-    n->csv_path = csv_path_for(n->json_path);
+    n->csv_path = g_steal_pointer(&csv);
     n->doc_index = index;
     self->noc = n;
     ssa_window_set_document(self, doc, NULL);
@@ -304,7 +308,6 @@ ssa_window_start_noc(SsaWindow *self, const char *gt_dir, const char *report_pat
     guint first = ssa_noc_report_first_unfinished(n->report);
     g_debug("noc session: %u rows, report %s, starting at %u", n->report->rows->len, n->json_path,
             first + 1);
-    save_report(self);
     go_task(self, first);
     return TRUE;
 }
@@ -358,7 +361,8 @@ send(SsaWindow *self)
     for (int i = 0; i < n->n_points; i++)
         ssa_prompt_add_point(self->prompt, n->points[i].x, n->points[i].y, n->points[i].label);
     n->generation = ssa_worker_predict(self->worker, self->embedding, self->prompt, n->mask_input,
-                                       modes, n_modes, TRUE);
+                                       modes, n_modes,
+                                       self->show_circles || self->compare || self->drift_panel);
     self->pending_generation = n->generation;
     g_debug("request %u: mode %s points %d (noc)", n->generation, ssa_noc_mode_key(row->mode),
             n->n_points);

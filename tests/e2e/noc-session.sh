@@ -190,7 +190,8 @@ head -c 300 "$report" >"$out/truncated.json"
 printf '{"format": "coco"}\n' >"$out/other.json"
 msgs=
 for case in "--noc-report $out/truncated.json:not JSON" "--noc-report $out/other.json:not a NoC session report" \
-            "--noc-mode maybe:--noc-mode is sam, stable or both"; do
+            "--noc-mode maybe:--noc-mode is sam, stable or both" \
+            "--noc-report $out/no/such/folder/r.json:$out/no/such/folder/r.json"; do
     args=${case%%:*} want=${case#*:}
     # shellcheck disable=SC2086
     timeout 60 "$annotate" --gt "$set_dir" --plugin "$plugin" $args >"$out/bad.log" 2>&1
