@@ -510,10 +510,17 @@ static gboolean write_markdown(const Eval *ev, const SsaDataset *ds, ProtoAgg ag
                     g_string_append_printf(s, " %.1f |", noc[mi].n ? noc[mi].miou_at[ks[i] - 1] / noc[mi].n : 0.0);
             g_string_append(s, "\n");
         }
-        g_string_append(s, "\n![mIoU vs clicks](noc_miou.png)\n");
+        g_autofree char *np = g_build_filename(ev->out, "noc_miou.png", NULL);
+        if (g_file_test(np, G_FILE_TEST_EXISTS))
+            g_string_append(s, "\n![mIoU vs clicks](noc_miou.png)\n");
     }
-    g_string_append(s, "\n![mIoU per prompt type](miou_per_prompt.png)\n\n"
-                       "![ST per prompt type](st_per_prompt.png)\n");
+    static const char *const plots[][2] = { { "mIoU per prompt type", "miou_per_prompt.png" },
+                                            { "ST per prompt type", "st_per_prompt.png" } };
+    for (guint i = 0; i < G_N_ELEMENTS(plots); i++) {
+        g_autofree char *pp = g_build_filename(ev->out, plots[i][1], NULL);
+        if (g_file_test(pp, G_FILE_TEST_EXISTS))
+            g_string_append_printf(s, "\n![%s](%s)\n", plots[i][0], plots[i][1]);
+    }
     if (problems->len) {
         g_string_append_printf(s, "\n## Problems (%u)\n\n", problems->len);
         for (guint i = 0; i < problems->len; i++)
@@ -532,6 +539,12 @@ static void write_plots(const Eval *ev, ProtoAgg agg[2][P_COUNT], NocAgg noc[2])
     double curve[2][SS_NOC_MAX_CLICKS], mi[2][P_COUNT], st[2][P_COUNT];
     const char *labels[P_COUNT], *st_labels[P_COUNT];
     int np = 0, nst = 0;
+    /* plots of an earlier run in the same folder would be linked from results.md as if new */
+    static const char *const names[] = { "noc_miou.png", "miou_per_prompt.png", "st_per_prompt.png" };
+    for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+        g_autofree char *old = g_build_filename(ev->out, names[i], NULL);
+        g_remove(old);
+    }
     for (int p = 0; p < P_COUNT; p++) {
         if (ev->do_proto[p])
             labels[np++] = proto_label[p];
@@ -797,6 +810,15 @@ int ssa_cmd_eval(int argc, char **argv)
                         r->noc90 = ss_noc_clicks_to(ns, 0.90);
                         json_object *jn = json_object_new_object();
                         json_object_object_add(jn, "iou", jarr(r->iou, ev->max_clicks, 100, 3));
+                        /* the same, unrounded (0..1, %.17g): lets the GUI's NoC session be
+                           checked bit for bit */
+                        json_object *jx = json_object_new_array();
+                        for (int k = 0; k < ev->max_clicks; k++) {
+                            char b[32];
+                            snprintf(b, sizeof b, "%.17g", r->iou[k]);
+                            json_object_array_add(jx, json_object_new_double_s(r->iou[k], b));
+                        }
+                        json_object_object_add(jn, "iou_exact", jx);
                         json_object *jc = json_object_new_array();
                         for (int k = 0; k < ev->max_clicks && r->clicks[k].label >= 0; k++)
                             json_object_array_add(jc, jpoint(&r->clicks[k]));
@@ -921,12 +943,12 @@ int ssa_cmd_eval(int argc, char **argv)
         g_clear_error(&error);
         rc = 1;
     }
+    write_plots(ev, agg, noc); /* first: results.md links only the plots that exist */
     if (!write_markdown(ev, ds, agg, noc, problems, n_done, secs, &error)) {
         fprintf(stderr, "stablesam: %s\n", error->message);
         g_clear_error(&error);
         rc = 1;
     }
-    write_plots(ev, agg, noc);
     json_object_put(root);
     fprintf(stderr, "eval: %d of %d objects evaluated in %.0f s (%d problems) -> %s\n", n_done,
             n_total, secs, problems->len, ev->out);
