@@ -71,7 +71,17 @@ typedef struct {
     double prompt_ms;     /* prompt encoder */
     double decoder_ms;    /* mask decoder (incl. DSP/DRP) */
     double postprocess_ms;/* upscale to the original size + threshold */
+    int decoder_cache;    /* the state's per-image decoder cache on the last decode (SS_CACHE_*) */
 } ss_timings;
+
+/* ss_timings.decoder_cache. Without a mask input, the mask decoder's image-side work of its
+ * first block depends only on the image: the first prompt on an embedding computes it, later
+ * prompts reuse it (SAM and Stable parts separately). Results equal up to float rounding. */
+enum {
+    SS_CACHE_OFF = 0,    /* not used: the prompt has a mask input, or ss_predict_params.no_cache */
+    SS_CACHE_FILLED = 1, /* computed by this decode (first prompt on the embedding / in the mode) */
+    SS_CACHE_HIT = 2     /* reused */
+};
 
 /* Per-image state. Activations and scratch are allocated here, not in the forward passes. */
 ss_state *ss_state_new(const ss_model *model, char *err, size_t errlen);
@@ -118,6 +128,7 @@ typedef struct {
     int want_mask;  /* 1: fill result->mask at the original image size */
     int want_all;   /* 1: fill result->low_res_all and iou_all for all 4 tokens */
     int want_trace; /* 1: fill result->trace (attention of block 1, see below) */
+    int no_cache;   /* 1: bypass the per-image decoder cache, compute everything (tests, bench) */
 } ss_predict_params;
 
 ss_predict_params ss_predict_default_params(void); /* SAM mode, token 0, want_mask = 1 */

@@ -218,7 +218,7 @@ typedef struct {
 static int run(ctx *c, const ss_plugin_w *plug, ss_mode mode, const float *emb, int w, int h,
                const ss_prompt *p, float *out, float iou[4], float alpha[2][2], ss_trace *tr)
 {
-    return ss_decoder_forward(c->d, plug, mode, emb, w, h, p, out, iou, alpha, tr, c->scratch, NULL, NULL);
+    return ss_decoder_forward(c->d, plug, mode, emb, w, h, p, out, iou, alpha, tr, c->scratch, NULL, NULL, NULL);
 }
 
 static double max_abs_diff(const float *a, const float *b, size_t n)
@@ -369,7 +369,7 @@ static void invariants(ctx *c, const float *emb, int w, int h, const ss_prompt *
        "SAM trace: weights sum %.6f, min %.3g, positions on the grid (off %g), alpha (0,1)", sum, wmin, off);
 
     int calls = 0;
-    rc = ss_decoder_forward(c->d, NULL, SS_MODE_SAM, emb, w, h, p, c->out2, iou2, alpha, NULL, c->scratch,
+    rc = ss_decoder_forward(c->d, NULL, SS_MODE_SAM, emb, w, h, p, c->out2, iou2, alpha, NULL, c->scratch, NULL,
                             abort_now, &calls);
     ok(rc == SS_ERR_ABORTED && calls == 1, "abort callback stops the decode (rc %d, %d call)", rc, calls);
     rc = run(c, NULL, SS_MODE_STABLE, emb, w, h, p, c->out2, iou2, alpha, NULL);
