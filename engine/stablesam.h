@@ -83,7 +83,9 @@ enum {
     SS_CACHE_HIT = 2     /* reused */
 };
 
-/* Per-image state. Activations and scratch are allocated here, not in the forward passes. */
+/* Per-image state. Activations, scratch and the per-image decoder cache (see SS_CACHE_*) are
+ * allocated here, not in the forward passes. Every change of the embedding (ss_encode,
+ * ss_set_embedding, ss_embedding_load, successful or not) resets the cache. */
 ss_state *ss_state_new(const ss_model *model, char *err, size_t errlen);
 void ss_state_free(ss_state *state);
 void ss_state_set_abort(ss_state *state, ss_abort_cb cb, void *user_data);
@@ -164,7 +166,8 @@ typedef struct {
  * reused across calls. Bad prompts (NaN / inf coordinates, more than SS_MAX_POINTS, labels
  * other than 0/1) give SS_ERR_INPUT. Boxes are reordered (x0<=x1, y0<=y1) and, like points,
  * clamped to [0, width] x [0, height] (coordinates inside pass unchanged, as in SAM); a box
- * narrower or lower than 1 px after clamping is refused. */
+ * narrower or lower than 1 px after clamping is refused. Prompts without a mask input reuse the
+ * image-only work of the first such prompt on the embedding (result->timings.decoder_cache). */
 int ss_predict(ss_state *state, const ss_prompt *prompt, const ss_predict_params *params,
                ss_result *result, char *err, size_t errlen);
 void ss_result_clear(ss_result *result); /* frees owned buffers, zeroes the struct */
