@@ -43,24 +43,36 @@ ss = [json.load(open(f"{out}/ss{r}.json")) for r in range(1, rounds + 1)]
 med = lambda rows, k: statistics.median(x[k] for x in rows)
 o_enc, o_dec, o_low = med(ort, "encoder_ms_median"), med(ort, "decoder_ms_median"), med(ort, "decoder_lowres_ms_median")
 s_enc, s_dec, s_post = med(ss, "encoder_ms"), med(ss, "decoder_ms"), med(ss, "postprocess_ms")
+# stablesam's decoder_ms is the 2nd+ prompt on an image (its per-image decoder cache reused);
+# onnxruntime computes everything per prompt, so the targets compare the first prompt
+# (decoder_first_ms, the cache being filled) and the cached time is shown for information.
+s_first = med(ss, "decoder_first_ms") if "decoder_first_ms" in ss[0] else s_dec
 rows = [
     ("encoder (1024², incl. neck)", o_enc, s_enc, 0.75),
-    ("decoder, low-res logits", o_low, s_dec, 1.0),
-    ("decoder + upscale to image", o_dec, s_dec + s_post, 1.0),
+    ("decoder, low-res logits (first prompt on the image)", o_low, s_first, 1.0),
+    ("decoder + upscale to image (first prompt)", o_dec, s_first + s_post, 1.0),
 ]
+if "decoder_first_ms" in ss[0]:
+    rows.append(("decoder, low-res logits (2nd+ prompt, cached)", o_low, s_dec, None))
 print(f"image {image} ({W}x{H}), 2 threads each, {rounds} alternating rounds x {runs} runs, medians")
 print(f"| stage | onnxruntime ms | stablesam ms | ratio | target |")
 print(f"|---|---|---|---|---|")
 ok = True
 for name, o, s, t in rows:
     r = s / o
+    if t is None:
+        print(f"| {name} | {o:.1f} | {s:.1f} | {r:.2f}x | (info) |")
+        continue
     ok &= r <= t
     print(f"| {name} | {o:.1f} | {s:.1f} | {r:.2f}x | <= {t:.2f}x {'ok' if r <= t else 'MISSED'} |")
 if "decoder_stable_ms" in ss[0]:
     st = med(ss, "decoder_stable_ms")
     r = st / s_dec
     ok &= r <= 1.3
-    print(f"| Stable-SAM decoder vs SAM decoder (same engine) | {s_dec:.2f} (SAM) | {st:.2f} | {r:.2f}x | <= 1.30x {'ok' if r <= 1.3 else 'MISSED'} |")
+    print(f"| Stable-SAM decoder vs SAM decoder (same engine, 2nd+ prompt) | {s_dec:.2f} (SAM) | {st:.2f} | {r:.2f}x | <= 1.30x {'ok' if r <= 1.3 else 'MISSED'} |")
+    if "decoder_stable_first_ms" in ss[0]:
+        sf = med(ss, "decoder_stable_first_ms")
+        print(f"| Stable-SAM vs SAM decoder, first prompt on the image | {s_first:.2f} (SAM) | {sf:.2f} | {sf / s_first:.2f}x | (info) |")
 print(f"\nstablesam peak RSS during bench: {max(x['peak_rss_mb'] for x in ss):.0f} MB")
 sys.exit(0 if ok else 3)
 PY

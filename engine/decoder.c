@@ -65,6 +65,8 @@ struct ss_decoder_w {
     lin_t hyper[SS_N_TOKENS][3];
     lin_t iou_head[3];
     float *image_pe;            /* (4096, 256) dense PE at the grid, position-major (owned) */
+    float *t2i0_kpe;            /* (4096, 128) block 0 token-to-image k_proj(image_pe) incl. bias:
+                                   the image-independent part of the cached keys (owned) */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -266,7 +268,8 @@ ss_decoder_w *ss_decoder_bind(ss_weights *w, char *err, size_t errlen)
     /* derived tables: permuted second ConvTranspose, dense image PE */
     d->up3_wp = malloc(sizeof(float) * UP1 * 4 * UP2);
     d->image_pe = malloc(sizeof(float) * NPOS * C);
-    if (!d->up3_wp || !d->image_pe) {
+    d->t2i0_kpe = malloc(sizeof(float) * NPOS * (C / 2));
+    if (!d->up3_wp || !d->image_pe || !d->t2i0_kpe) {
         if (err) snprintf(err, errlen, "%s: out of memory", __func__);
         ss_decoder_free(d);
         return NULL;
@@ -279,6 +282,8 @@ ss_decoder_w *ss_decoder_bind(ss_weights *w, char *err, size_t errlen)
         for (int gx = 0; gx < SS_EMB_SIDE; gx++)
             pe_encode(d->gauss, (gx + 0.5) / SS_EMB_SIDE, (gy + 0.5) / SS_EMB_SIDE,
                       d->image_pe + ((size_t)gy * SS_EMB_SIDE + gx) * C);
+    const lin_t *k0 = &d->blk[0].t2i.k;
+    ss_linear(d->image_pe, NPOS, C, k0->w, k0->b, C / 2, d->t2i0_kpe);
     return d;
 }
 
@@ -287,6 +292,7 @@ void ss_decoder_free(ss_decoder_w *d)
     if (!d) return;
     free(d->up3_wp);
     free(d->image_pe);
+    free(d->t2i0_kpe);
     free(d);
 }
 
@@ -312,6 +318,25 @@ enum {
 
 size_t ss_decoder_scratch_floats(void) { return (size_t)OFF_END; }
 
+/* per-image cache layout (floats), each (4096, 128) */
+enum {
+    CC_K = 0,                     /* SAM: block 0 t2i k_proj(keys + PE) */
+    CC_V = CC_K + NPOS * C / 2,   /* SAM: block 0 t2i v_proj(keys) */
+    CC_Q = CC_V + NPOS * C / 2,   /* SAM: block 0 i2t q_proj(keys + PE) */
+    CC_KS = CC_Q + NPOS * C / 2,  /* Stable: W_k·x* (no bias), x* = block 0's DSP sample */
+    CC_VS = CC_KS + NPOS * C / 2, /* Stable: W_v·x* (no bias) */
+    CC_END = CC_VS + NPOS * C / 2
+};
+
+size_t ss_decoder_cache_floats(void) { return (size_t)CC_END; }
+
+void ss_decoder_cache_reset(ss_decoder_cache *cache)
+{
+    cache->d = NULL;
+    cache->plugin = NULL;
+    cache->last = SS_CACHE_OFF;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* attention                                                                                */
 
@@ -322,15 +347,19 @@ typedef struct {
 
 /* SAM Attention: out (nq, 256) = out_proj(softmax(q·kᵀ/√d_h)·v) over 8 heads, with
  * q = q_proj(q_in) (nq, 256), k = k_proj(k_in), v = v_proj(v_in) (nk, 256).
+ * Qp / Kp / Vp (optional): the projection (rows, dim) already computed (incl. bias), used instead
+ * of projecting q_in / k_in / v_in (then ignored).
  * residual = 1 adds the result to out. trace_w (nk,) (optional): head-averaged softmax row of
  * query 1. */
-static void attention(const attn_t *a, const float *q_in, int nq, const float *k_in, const float *v_in,
-                      int nk, float *out, int residual, const attn_scratch *s, float *trace_w)
+static void attention_pre(const attn_t *a, const float *q_in, int nq, const float *k_in, const float *v_in,
+                          int nk, const float *Qp, const float *Kp, const float *Vp, float *out, int residual,
+                          const attn_scratch *s, float *trace_w)
 {
     const int D = a->dim, dh = D / HEADS;
-    ss_linear(q_in, nq, C, a->q.w, a->q.b, D, s->Q);
-    ss_linear(k_in, nk, C, a->k.w, a->k.b, D, s->K);
-    ss_linear(v_in, nk, C, a->v.w, a->v.b, D, s->V);
+    const float *Q = Qp ? Qp : s->Q, *K = Kp ? Kp : s->K, *V = Vp ? Vp : s->V;
+    if (!Qp) ss_linear(q_in, nq, C, a->q.w, a->q.b, D, s->Q);
+    if (!Kp) ss_linear(k_in, nk, C, a->k.w, a->k.b, D, s->K);
+    if (!Vp) ss_linear(v_in, nk, C, a->v.w, a->v.b, D, s->V);
     const float scale = 1.0f / sqrtf((float)dh);
     int chunk = (int)(S_FLOATS / (size_t)nk);
     if (chunk > nq) chunk = nq;
@@ -339,16 +368,22 @@ static void attention(const attn_t *a, const float *q_in, int nq, const float *k
         for (int r0 = 0; r0 < nq; r0 += chunk) {
             int rows = nq - r0 < chunk ? nq - r0 : chunk;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, nk, dh, scale,
-                        s->Q + (size_t)r0 * D + h * dh, D, s->K + h * dh, D, 0.0f, s->S, nk);
+                        Q + (size_t)r0 * D + h * dh, D, K + h * dh, D, 0.0f, s->S, nk);
             softmax_rows_fast(s->S, rows, nk);
             if (trace_w && r0 <= 1 && 1 < r0 + rows) {
                 const float *row = s->S + (size_t)(1 - r0) * nk;
                 for (int j = 0; j < nk; j++) trace_w[j] += row[j] * (1.0f / HEADS);
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, dh, nk, 1.0f, s->S, nk,
-                        s->V + h * dh, D, 0.0f, s->O + (size_t)r0 * D + h * dh, D);
+                        V + h * dh, D, 0.0f, s->O + (size_t)r0 * D + h * dh, D);
         }
     linear_acc(s->O, nq, D, &a->o, C, out, residual);
+}
+
+static void attention(const attn_t *a, const float *q_in, int nq, const float *k_in, const float *v_in,
+                      int nk, float *out, int residual, const attn_scratch *s, float *trace_w)
+{
+    attention_pre(a, q_in, nq, k_in, v_in, nk, NULL, NULL, NULL, out, residual, s, trace_w);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -414,7 +449,7 @@ static int aborted(ss_abort_cb cb, void *ud) { return cb && cb(ud); }
 int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode mode,
                        const float *emb, int img_w, int img_h, const ss_prompt *prompt,
                        float *low_res_all, float iou_all[4], float alpha[2][2], ss_trace *trace,
-                       float *scratch, ss_abort_cb abort_cb, void *abort_ud)
+                       float *scratch, ss_decoder_cache *cache, ss_abort_cb abort_cb, void *abort_ud)
 {
     if (!d || !emb || !prompt || !low_res_all || !iou_all || !scratch) return SS_ERR_INPUT;
     if (mode == SS_MODE_STABLE && !plugin) return SS_ERR_STATE;
@@ -476,6 +511,36 @@ int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode
             for (int j = 0; j < C; j++) kr[j] += d->no_mask[j];
         }
     }
+
+    /* mask decoder, block 0, image side: without a mask input the keys depend only on the image,
+     * so the token-to-image keys / values and the image-to-token queries (and, Stable mode, the
+     * DSP sample's projections) come from the per-image cache, computed on its first use */
+    const int cached = cache && cache->buf && !prompt->mask_input;
+    if (cache) cache->last = SS_CACHE_OFF;
+    if (cached) {
+        const block_t *b0 = &d->blk[0];
+        const int D0 = b0->t2i.dim;
+        float *cb = cache->buf;
+        int filled = 0;
+        if (cache->d != d) {
+            add_to(kp, keys, d->image_pe, (size_t)NPOS * C);
+            ss_linear(kp, NPOS, C, b0->t2i.k.w, b0->t2i.k.b, D0, cb + CC_K);
+            ss_linear(keys, NPOS, C, b0->t2i.v.w, b0->t2i.v.b, D0, cb + CC_V);
+            ss_linear(kp, NPOS, C, b0->i2t.q.w, b0->i2t.q.b, b0->i2t.dim, cb + CC_Q);
+            cache->d = d;
+            cache->plugin = NULL;
+            filled = 1;
+        }
+        if (stable && cache->plugin != plugin) {
+            /* x* = block 0's DSP sample of the keys (prompt-independent; α is not) */
+            ss_plugin_sample(plugin, 0, keys, xt, NULL, as.Q);
+            ss_linear(xt, NPOS, C, b0->t2i.k.w, NULL, D0, cb + CC_KS);
+            ss_linear(xt, NPOS, C, b0->t2i.v.w, NULL, D0, cb + CC_VS);
+            cache->plugin = plugin;
+            filled = 1;
+        }
+        cache->last = filled ? SS_CACHE_FILLED : SS_CACHE_HIT;
+    }
     if (aborted(abort_cb, abort_ud)) return SS_ERR_ABORTED;
 
     /* mask decoder: two-way transformer, 2 blocks */
@@ -491,17 +556,45 @@ int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode
         layernorm_rows(queries, T, &bk->norm1);
 
         /* (2) token-to-image attention; Stable mode: keys/values from the plugin's x~ */
-        add_to(kp, keys, d->image_pe, (size_t)NPOS * C);
-        const float *kin = kp, *vin = keys;
-        if (stable) {
-            ss_plugin_apply(plugin, l, keys, queries + C, d->image_pe, xt, xtp, alpha[l],
-                            (trace && l == 1) ? &trace->pos[0][0] : NULL, as.Q);
-            kin = xtp;
-            vin = xt;
+        const int from_cache = l == 0 && cached;
+        if (from_cache) {
+            /* block 0: K, V of the cache; Stable mode: x~ = α₁·x* + α₂·x, so
+             * k_proj(x~ + PE) = α₁·W_k·x* + α₂·K_sam + (1 − α₂)·(W_k·PE + b_k) and
+             * v_proj(x~) = α₁·W_v·x* + α₂·V_sam + (1 − α₂)·b_v */
+            const float *Kp = cache->buf + CC_K, *Vp = cache->buf + CC_V;
+            if (stable) {
+                ss_plugin_alpha(plugin, 0, queries + C, alpha[0]);
+                const int D0 = bk->t2i.dim;
+                const float a1 = alpha[0][0], a2 = alpha[0][1], r2 = 1.0f - a2;
+                const float *restrict ks = cache->buf + CC_KS, *restrict k0 = cache->buf + CC_K;
+                const float *restrict vs = cache->buf + CC_VS, *restrict v0 = cache->buf + CC_V;
+                const float *restrict kpe = d->t2i0_kpe, *restrict bv = bk->t2i.v.b;
+                float *restrict K = as.K, *restrict V = as.V;
+#pragma omp parallel for schedule(static)
+                for (int i = 0; i < NPOS; i++)
+                    for (int c = 0; c < D0; c++) {
+                        size_t j = (size_t)i * D0 + c;
+                        K[j] = a1 * ks[j] + a2 * k0[j] + r2 * kpe[j];
+                        V[j] = a1 * vs[j] + a2 * v0[j] + r2 * bv[c];
+                    }
+                Kp = as.K;
+                Vp = as.V;
+            }
+            add_to(tmp, queries, qpe, (size_t)T * C);
+            attention_pre(&bk->t2i, tmp, T, NULL, NULL, NPOS, NULL, Kp, Vp, queries, 1, &as, NULL);
+        } else {
+            add_to(kp, keys, d->image_pe, (size_t)NPOS * C);
+            const float *kin = kp, *vin = keys;
+            if (stable) {
+                ss_plugin_apply(plugin, l, keys, queries + C, d->image_pe, xt, xtp, alpha[l],
+                                (trace && l == 1) ? &trace->pos[0][0] : NULL, as.Q);
+                kin = xtp;
+                vin = xt;
+            }
+            add_to(tmp, queries, qpe, (size_t)T * C);
+            attention(&bk->t2i, tmp, T, kin, vin, NPOS, queries, 1, &as,
+                      (trace && l == 1) ? trace->weight : NULL);
         }
-        add_to(tmp, queries, qpe, (size_t)T * C);
-        attention(&bk->t2i, tmp, T, kin, vin, NPOS, queries, 1, &as,
-                  (trace && l == 1) ? trace->weight : NULL);
         layernorm_rows(queries, T, &bk->norm2);
 
         /* (3) MLP on the tokens (ReLU), residual */
@@ -515,7 +608,10 @@ int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode
 
         /* (4) image-to-token attention: q = keys + PE, k = tokens + PE, v = tokens */
         add_to(tmp, queries, qpe, (size_t)T * C);
-        attention(&bk->i2t, kp, NPOS, tmp, queries, T, keys, 1, &as, NULL);
+        if (from_cache)
+            attention_pre(&bk->i2t, NULL, NPOS, tmp, queries, T, cache->buf + CC_Q, NULL, NULL, keys, 1, &as, NULL);
+        else
+            attention(&bk->i2t, kp, NPOS, tmp, queries, T, keys, 1, &as, NULL);
         ss_layernorm(keys, keys, NPOS, C, bk->norm4.g, bk->norm4.b, 1e-5f);
         if (aborted(abort_cb, abort_ud)) return SS_ERR_ABORTED;
     }

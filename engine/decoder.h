@@ -16,14 +16,33 @@ void ss_plugin_free(ss_plugin_w *p);
 
 size_t ss_decoder_scratch_floats(void);
 
+/* Per-image cache of the mask decoder's prompt-independent work. Without a mask input, block 0's
+ * keys are embedding + no-mask embedding, so its image-side projections depend only on the
+ * image: SAM part t2i K = k_proj(keys + PE), t2i V = v_proj(keys), i2t Q = q_proj(keys + PE);
+ * Stable part W_k·x*, W_v·x* with x* block 0's DSP sample of the keys (see ss_plugin_sample).
+ * ss_decoder_forward fills each part on first use and reuses it for later prompts; prompts with
+ * a mask input bypass it. The owner (the per-image state) allocates buf once and calls
+ * ss_decoder_cache_reset whenever the embedding changes; one thread at a time. */
+typedef struct {
+    float *buf;                /* ss_decoder_cache_floats() floats, owned by the caller */
+    const ss_decoder_w *d;     /* decoder the SAM part holds, NULL = empty */
+    const ss_plugin_w *plugin; /* plugin the Stable part holds (valid only with d), NULL = empty */
+    int last;                  /* the last forward: SS_CACHE_OFF, SS_CACHE_FILLED or SS_CACHE_HIT */
+} ss_decoder_cache;
+
+size_t ss_decoder_cache_floats(void);
+void ss_decoder_cache_reset(ss_decoder_cache *cache);
+
 /* Prompt encoder + mask decoder for one prompt on embedding emb (256, 64, 64) of an image of
  * (img_w, img_h) pixels. Prompt coordinates are original pixels; they are mapped as SAM's
  * ResizeLongestSide.apply_coords (x·newW/W, y·newH/H). A prompt without a box gets SAM's
  * padding point (label −1). plugin may be NULL (then mode must be SS_MODE_SAM).
  * Writes: low_res_all (4, 256, 256), iou_all[4], alpha[2][2] (Stable) and, when trace is not
- * NULL, the block-1 attention trace. The prompt has already been validated by the caller. */
+ * NULL, the block-1 attention trace. The prompt has already been validated by the caller.
+ * cache: the per-image cache of emb, or NULL to compute everything (same results up to float
+ * rounding). */
 int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode mode,
                        const float *emb, int img_w, int img_h, const ss_prompt *prompt,
                        float *low_res_all, float iou_all[4], float alpha[2][2], ss_trace *trace,
-                       float *scratch, ss_abort_cb abort_cb, void *abort_ud);
+                       float *scratch, ss_decoder_cache *cache, ss_abort_cb abort_cb, void *abort_ud);
 #endif

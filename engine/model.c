@@ -32,6 +32,8 @@ struct ss_state {
     float *enc_scratch; /* ss_encoder_scratch_floats() */
     float *dec_scratch; /* ss_decoder_scratch_floats() */
     float *low_res_all; /* (4, 256, 256) */
+    ss_decoder_cache dec_cache; /* per-image decoder work (buf: ss_decoder_cache_floats());
+                                   reset whenever the embedding changes */
     int width, height;  /* original image size of the current embedding; 0 = none */
     ss_abort_cb abort_cb;
     void *abort_ud;
@@ -58,7 +60,8 @@ ss_model_params ss_model_default_params(void)
 
 ss_predict_params ss_predict_default_params(void)
 {
-    ss_predict_params p = {.mode = SS_MODE_SAM, .multimask = 0, .want_mask = 1, .want_all = 0, .want_trace = 0};
+    ss_predict_params p = {.mode = SS_MODE_SAM, .multimask = 0, .want_mask = 1, .want_all = 0, .want_trace = 0,
+                           .no_cache = 0};
     return p;
 }
 
@@ -127,7 +130,9 @@ ss_state *ss_state_new(const ss_model *model, char *err, size_t errlen)
     s->low_res_all = malloc(sizeof(float) * SS_N_TOKENS * SS_LOWRES_SIDE * SS_LOWRES_SIDE);
     size_t dn = ss_decoder_scratch_floats();
     s->dec_scratch = malloc(sizeof(float) * (dn ? dn : 1));
-    if (!s->embedding || !s->low_res_all || !s->dec_scratch) goto nomem;
+    s->dec_cache.buf = malloc(sizeof(float) * ss_decoder_cache_floats());
+    if (!s->embedding || !s->low_res_all || !s->dec_scratch || !s->dec_cache.buf) goto nomem;
+    ss_decoder_cache_reset(&s->dec_cache);
     return s;
 nomem:
     set_err(err, errlen, "ss_state_new: out of memory");
@@ -143,6 +148,7 @@ void ss_state_free(ss_state *s)
     free(s->enc_scratch);
     free(s->dec_scratch);
     free(s->low_res_all);
+    free(s->dec_cache.buf);
     free(s);
 }
 
@@ -192,6 +198,7 @@ int ss_encode(ss_state *s, const uint8_t *rgb, int width, int height, int stride
         return SS_ERR_NOMEM;
     }
     s->width = 0; /* no valid embedding while encoding */
+    ss_decoder_cache_reset(&s->dec_cache);
     double t0 = ss_now_ms();
     rc = ss_preprocess(rgb, width, height, stride, s->input);
     if (rc) {
@@ -220,6 +227,11 @@ int ss_set_embedding(ss_state *s, const float *emb, int width, int height, char 
 {
     int rc = check_image_size(width, height, err, errlen);
     if (rc) return rc;
+    if (!emb) {
+        set_err(err, errlen, "ss_set_embedding: no embedding");
+        return SS_ERR_INPUT;
+    }
+    ss_decoder_cache_reset(&s->dec_cache);
     memcpy(s->embedding, emb, sizeof(float) * SS_EMB_DIM * SS_EMB_SIDE * SS_EMB_SIDE);
     s->width = width;
     s->height = height;
@@ -284,6 +296,7 @@ int ss_embedding_load(ss_state *s, const char *path, char *err, size_t errlen)
     }
     emb_header h;
     int rc = SS_OK;
+    ss_decoder_cache_reset(&s->dec_cache); /* s->embedding is overwritten below, even on failure */
     if (fread(&h, sizeof h, 1, f) != 1 || memcmp(h.magic, EMB_MAGIC, 8) != 0) {
         set_err(err, errlen, "%s: not a Stable-SAM embedding file", path);
         rc = SS_ERR_FORMAT;
@@ -421,7 +434,8 @@ int ss_predict(ss_state *s, const ss_prompt *prompt_in, const ss_predict_params 
     float alpha[2][2] = {{0, 1}, {0, 1}};
     rc = ss_decoder_forward(s->model->decoder, s->model->plugin, pp->mode, s->embedding, s->width, s->height, &p,
                             s->low_res_all, r->iou_all, alpha, pp->want_trace ? r->trace : NULL, s->dec_scratch,
-                            s->abort_cb, s->abort_ud);
+                            pp->no_cache ? NULL : &s->dec_cache, s->abort_cb, s->abort_ud);
+    const int cache_use = pp->no_cache ? SS_CACHE_OFF : s->dec_cache.last;
     double t1 = ss_now_ms();
     if (rc == SS_ERR_ABORTED) {
         set_err(err, errlen, "prediction cancelled");
@@ -461,8 +475,10 @@ int ss_predict(ss_state *s, const ss_prompt *prompt_in, const ss_predict_params 
     memset(&r->timings, 0, sizeof r->timings);
     r->timings.decoder_ms = t1 - t0;
     r->timings.postprocess_ms = t2 - t1;
+    r->timings.decoder_cache = cache_use;
     s->timings.decoder_ms = t1 - t0;
     s->timings.postprocess_ms = t2 - t1;
+    s->timings.decoder_cache = cache_use;
 out:
     if (rc == SS_ERR_NOMEM) set_err(err, errlen, "predict: out of memory");
     if (pts != pts_local) free(pts);

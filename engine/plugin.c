@@ -181,10 +181,10 @@ static void drp_alpha(const pblock *k, const float *t_o, float alpha[2])
 
 typedef ss_v16 v16; /* 16 channels */
 
-void ss_plugin_apply(const ss_plugin_w *p, int block, const float *x, const float *t_o, const float *pe,
-                     float *xt, float *xtp, float alpha[2], float *pos, float *scratch)
+/* DSP offset net of block k on x (4096, 256): M (4096) = amplitude m, D (4096, 2) = Δ in grid
+ * cells, in scratch (POFF_M, POFF_D). */
+static void dsp_offsets(const ss_plugin_w *p, const pblock *k, const float *x, float *scratch)
 {
-    const pblock *k = &p->blk[block];
     float *H = scratch + POFF_H, *P = scratch + POFF_P, *U = scratch + POFF_H; /* U reuses H */
     float *M = scratch + POFF_M, *D = scratch + POFF_D;
     /* parameters in restrict locals: stores to the activations cannot alias them (vectorises) */
@@ -235,12 +235,13 @@ void ss_plugin_apply(const ss_plugin_w *p, int block, const float *x, const floa
         D[2 * i] = s_p * tanhf(b3[0] + ss_dot(w3, u, CO));
         D[2 * i + 1] = s_p * tanhf(b3[1] + ss_dot(w3 + CO, u, CO));
     }
+}
 
-    /* DRP routing weights from the output-mask token */
-    drp_alpha(k, t_o, alpha);
-    const float a1 = alpha[0], a2 = alpha[1];
-
-    /* clamp, bilinear sampling of m⊙x, mixing; also x~ + PE (the keys' input) */
+/* clamp, bilinear sampling of m⊙x at p + Δ (M, D from dsp_offsets), mixing:
+ * xt = a1·sample + a2·x; xtp = xt + pe when pe is not NULL (then xtp must be given too). */
+static void dsp_mix(const float *x, const float *M, const float *D, float a1, float a2, const float *pe,
+                    float *xt, float *xtp, float *pos)
+{
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < NPOS; i++) {
         const int gy = i / SIDE, gx = i % SIDE;
@@ -259,12 +260,41 @@ void ss_plugin_apply(const ss_plugin_w *p, int block, const float *x, const floa
         float w10 = a1 * wy * (1.0f - wx) * M[j10], w11 = a1 * wy * wx * M[j11];
         const float *restrict x00 = x + (size_t)j00 * C, *restrict x01 = x + (size_t)j01 * C;
         const float *restrict x10 = x + (size_t)j10 * C, *restrict x11 = x + (size_t)j11 * C;
-        const float *restrict xi = x + (size_t)i * C, *restrict pi = pe + (size_t)i * C;
-        float *restrict o = xt + (size_t)i * C, *restrict op = xtp + (size_t)i * C;
-        for (int c = 0; c < C; c++) {
-            float v = w00 * x00[c] + w01 * x01[c] + w10 * x10[c] + w11 * x11[c] + a2 * xi[c];
-            o[c] = v;
-            op[c] = v + pi[c];
+        const float *restrict xi = x + (size_t)i * C;
+        float *restrict o = xt + (size_t)i * C;
+        if (pe) {
+            const float *restrict pi = pe + (size_t)i * C;
+            float *restrict op = xtp + (size_t)i * C;
+            for (int c = 0; c < C; c++) {
+                float v = w00 * x00[c] + w01 * x01[c] + w10 * x10[c] + w11 * x11[c] + a2 * xi[c];
+                o[c] = v;
+                op[c] = v + pi[c];
+            }
+        } else {
+            for (int c = 0; c < C; c++)
+                o[c] = w00 * x00[c] + w01 * x01[c] + w10 * x10[c] + w11 * x11[c] + a2 * xi[c];
         }
     }
+}
+
+void ss_plugin_apply(const ss_plugin_w *p, int block, const float *x, const float *t_o, const float *pe,
+                     float *xt, float *xtp, float alpha[2], float *pos, float *scratch)
+{
+    const pblock *k = &p->blk[block];
+    dsp_offsets(p, k, x, scratch);
+    /* DRP routing weights from the output-mask token */
+    drp_alpha(k, t_o, alpha);
+    /* x~ and x~ + PE (the keys' input) */
+    dsp_mix(x, scratch + POFF_M, scratch + POFF_D, alpha[0], alpha[1], pe, xt, xtp, pos);
+}
+
+void ss_plugin_sample(const ss_plugin_w *p, int block, const float *x, float *xs, float *pos, float *scratch)
+{
+    dsp_offsets(p, &p->blk[block], x, scratch);
+    dsp_mix(x, scratch + POFF_M, scratch + POFF_D, 1.0f, 0.0f, NULL, xs, NULL, pos);
+}
+
+void ss_plugin_alpha(const ss_plugin_w *p, int block, const float *t_o, float alpha[2])
+{
+    drp_alpha(&p->blk[block], t_o, alpha);
 }

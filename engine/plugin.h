@@ -18,4 +18,11 @@ size_t ss_plugin_scratch_floats(void);
  * (x, y) in grid cells. scratch: SS_PLUGIN_SCRATCH_FLOATS. */
 void ss_plugin_apply(const ss_plugin_w *p, int block, const float *x, const float *t_o, const float *pe,
                      float *xt, float *xtp, float alpha[2], float *pos, float *scratch);
+
+/* The two halves of ss_plugin_apply, for callers that cache the prompt-independent one:
+ * ss_plugin_sample writes xs (4096, 256) = (m⊙x) sampled at clamp(p+Δp), without α (it depends
+ * on x only), and pos as above; ss_plugin_alpha writes alpha[2] = (α₁, α₂) from t_o (the prompt
+ * part). Then x~ = α₁·xs + α₂·x, up to float rounding. scratch: SS_PLUGIN_SCRATCH_FLOATS. */
+void ss_plugin_sample(const ss_plugin_w *p, int block, const float *x, float *xs, float *pos, float *scratch);
+void ss_plugin_alpha(const ss_plugin_w *p, int block, const float *t_o, float alpha[2]);
 #endif

@@ -71,9 +71,21 @@ typedef struct {
     double prompt_ms;     /* prompt encoder */
     double decoder_ms;    /* mask decoder (incl. DSP/DRP) */
     double postprocess_ms;/* upscale to the original size + threshold */
+    int decoder_cache;    /* the state's per-image decoder cache on the last decode (SS_CACHE_*) */
 } ss_timings;
 
-/* Per-image state. Activations and scratch are allocated here, not in the forward passes. */
+/* ss_timings.decoder_cache. Without a mask input, the mask decoder's image-side work of its
+ * first block depends only on the image: the first prompt on an embedding computes it, later
+ * prompts reuse it (SAM and Stable parts separately). Results equal up to float rounding. */
+enum {
+    SS_CACHE_OFF = 0,    /* not used: the prompt has a mask input, or ss_predict_params.no_cache */
+    SS_CACHE_FILLED = 1, /* computed by this decode (first prompt on the embedding / in the mode) */
+    SS_CACHE_HIT = 2     /* reused */
+};
+
+/* Per-image state. Activations, scratch and the per-image decoder cache (see SS_CACHE_*) are
+ * allocated here, not in the forward passes. Every change of the embedding (ss_encode,
+ * ss_set_embedding, ss_embedding_load, successful or not) resets the cache. */
 ss_state *ss_state_new(const ss_model *model, char *err, size_t errlen);
 void ss_state_free(ss_state *state);
 void ss_state_set_abort(ss_state *state, ss_abort_cb cb, void *user_data);
@@ -118,6 +130,7 @@ typedef struct {
     int want_mask;  /* 1: fill result->mask at the original image size */
     int want_all;   /* 1: fill result->low_res_all and iou_all for all 4 tokens */
     int want_trace; /* 1: fill result->trace (attention of block 1, see below) */
+    int no_cache;   /* 1: bypass the per-image decoder cache, compute everything (tests, bench) */
 } ss_predict_params;
 
 ss_predict_params ss_predict_default_params(void); /* SAM mode, token 0, want_mask = 1 */
@@ -153,7 +166,8 @@ typedef struct {
  * reused across calls. Bad prompts (NaN / inf coordinates, more than SS_MAX_POINTS, labels
  * other than 0/1) give SS_ERR_INPUT. Boxes are reordered (x0<=x1, y0<=y1) and, like points,
  * clamped to [0, width] x [0, height] (coordinates inside pass unchanged, as in SAM); a box
- * narrower or lower than 1 px after clamping is refused. */
+ * narrower or lower than 1 px after clamping is refused. Prompts without a mask input reuse the
+ * image-only work of the first such prompt on the embedding (result->timings.decoder_cache). */
 int ss_predict(ss_state *state, const ss_prompt *prompt, const ss_predict_params *params,
                ss_result *result, char *err, size_t errlen);
 void ss_result_clear(ss_result *result); /* frees owned buffers, zeroes the struct */

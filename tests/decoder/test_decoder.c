@@ -16,8 +16,9 @@
  * (SAM mode); the trace (SAM mode: weights sum to 1, positions on the grid, α reported (0, 1));
  * results do not depend on whether a trace is asked for; the abort callback stops a decode;
  * identity plugin ⇒ Stable == SAM (< 1e-4); a random plugin moves the samples (clamped to the
- * grid) and α = softmax·s; malformed plugin files are refused with a message. --bench N also
- * times SAM and Stable mode. */
+ * grid) and α = softmax·s; malformed plugin files are refused with a message; the per-image
+ * decoder cache gives the full computation's results (see cache_tests). --bench N also times
+ * SAM and Stable mode, full and cached (the 2nd+ prompt on an image). */
 #include <json-c/json.h>
 #include <math.h>
 #include <stdarg.h>
@@ -213,12 +214,21 @@ typedef struct {
     const ss_decoder_w *d;
     float *scratch;
     float *out, *out2; /* (4, 256, 256) */
+    ss_decoder_cache cache; /* per-image cache (buf: ss_decoder_cache_floats()) */
 } ctx;
 
 static int run(ctx *c, const ss_plugin_w *plug, ss_mode mode, const float *emb, int w, int h,
                const ss_prompt *p, float *out, float iou[4], float alpha[2][2], ss_trace *tr)
 {
-    return ss_decoder_forward(c->d, plug, mode, emb, w, h, p, out, iou, alpha, tr, c->scratch, NULL, NULL);
+    return ss_decoder_forward(c->d, plug, mode, emb, w, h, p, out, iou, alpha, tr, c->scratch, NULL, NULL, NULL);
+}
+
+/* the same with the per-image cache (the caller resets it when emb changes) */
+static int run_cached(ctx *c, const ss_plugin_w *plug, ss_mode mode, const float *emb, int w, int h,
+                      const ss_prompt *p, float *out, float iou[4], float alpha[2][2], ss_trace *tr)
+{
+    return ss_decoder_forward(c->d, plug, mode, emb, w, h, p, out, iou, alpha, tr, c->scratch, &c->cache, NULL,
+                              NULL);
 }
 
 static double max_abs_diff(const float *a, const float *b, size_t n)
@@ -292,6 +302,24 @@ static void bench_case(ctx *c, const ss_plugin_w *plug, const float *emb, int w,
         }
         printf("# bench %s %s mode: wall min %.2f ms, mean %.2f ms; calling-thread CPU min %.2f ms "
                "(%d runs, %d threads)\n", what, m ? "Stable" : "SAM", best, sum / n, cpu_best, n, ss_get_threads());
+        if (p->mask_input) continue; /* the cache does not apply */
+        /* 2nd+ prompt on the image: block 0's image side from the per-image cache */
+        ss_decoder_cache_reset(&c->cache);
+        double t0 = ss_now_ms(), c0 = cpu_ms();
+        run_cached(c, plug, m ? SS_MODE_STABLE : SS_MODE_SAM, emb, w, h, p, c->out2, iou, alpha, NULL);
+        double fill = ss_now_ms() - t0, fill_cpu = cpu_ms() - c0;
+        best = 1e30, sum = 0.0, cpu_best = 1e30;
+        for (int i = 0; i < n; i++) {
+            t0 = ss_now_ms(), c0 = cpu_ms();
+            run_cached(c, plug, m ? SS_MODE_STABLE : SS_MODE_SAM, emb, w, h, p, c->out2, iou, alpha, NULL);
+            double t = ss_now_ms() - t0, tc = cpu_ms() - c0;
+            sum += t;
+            best = t < best ? t : best;
+            cpu_best = tc < cpu_best ? tc : cpu_best;
+        }
+        printf("# bench %s %s mode, cached: wall min %.2f ms, mean %.2f ms; calling-thread CPU min %.2f ms "
+               "(%d runs, %d threads; the filling first prompt: wall %.2f ms, CPU %.2f ms)\n", what,
+               m ? "Stable" : "SAM", best, sum / n, cpu_best, n, ss_get_threads(), fill, fill_cpu);
     }
 }
 
@@ -369,7 +397,7 @@ static void invariants(ctx *c, const float *emb, int w, int h, const ss_prompt *
        "SAM trace: weights sum %.6f, min %.3g, positions on the grid (off %g), alpha (0,1)", sum, wmin, off);
 
     int calls = 0;
-    rc = ss_decoder_forward(c->d, NULL, SS_MODE_SAM, emb, w, h, p, c->out2, iou2, alpha, NULL, c->scratch,
+    rc = ss_decoder_forward(c->d, NULL, SS_MODE_SAM, emb, w, h, p, c->out2, iou2, alpha, NULL, c->scratch, NULL,
                             abort_now, &calls);
     ok(rc == SS_ERR_ABORTED && calls == 1, "abort callback stops the decode (rc %d, %d call)", rc, calls);
     rc = run(c, NULL, SS_MODE_STABLE, emb, w, h, p, c->out2, iou2, alpha, NULL);
@@ -466,6 +494,133 @@ static void invariants(ctx *c, const float *emb, int w, int h, const ss_prompt *
     free(tr);
 }
 
+/* horizontally mirrored copy of a (256, 64, 64) embedding: "another image" for the cache tests */
+static float *mirrored(const float *emb)
+{
+    float *e = malloc(NEMB * sizeof(float));
+    for (size_t c = 0; e && c < SS_EMB_DIM; c++)
+        for (int y = 0; y < SS_EMB_SIDE; y++)
+            for (int x = 0; x < SS_EMB_SIDE; x++)
+                e[(c * SS_EMB_SIDE + y) * SS_EMB_SIDE + x] = emb[(c * SS_EMB_SIDE + y) * SS_EMB_SIDE + SS_EMB_SIDE - 1 - x];
+    return e;
+}
+
+/* Per-image decoder cache: over a sequence of prompts on one image (one with a mask input in
+ * between), an embedding change and back, cached results equal the full computation up to
+ * float rounding: all 4 tokens' low-res logits within 1e-5 of the largest |logit| (about
+ * 3e-6 measured in Stable mode, logits up to ~60; SAM mode is bitwise equal), IoU within 1e-4,
+ * α within 1e-5, the block-1 trace within 1e-4, in SAM and Stable mode; the cache reports
+ * filled / reused / not used as expected and is keyed by the plugin; identity plugin with the
+ * cache: Stable == SAM within 1e-4. */
+static void cache_tests(ctx *c, const float *emb, int w, int h, const prompt_buf *pb, int np)
+{
+    float *emb2 = mirrored(emb);
+    float iou[4], iou2[4], al[2][2], al2[2][2];
+    ss_trace *tr = calloc(1, sizeof *tr), *tr2 = calloc(1, sizeof *tr2);
+    char dir[] = "/tmp/test_decoder_cache_XXXXXX", path[2][256], err[512] = "";
+    if (!emb2 || !tr || !tr2 || !mkdtemp(dir)) {
+        ok(0, "cache tests: out of memory or no temporary directory");
+        free(emb2), free(tr), free(tr2);
+        return;
+    }
+    ss_weights *pw[2] = {NULL, NULL};
+    ss_plugin_w *plug[2] = {NULL, NULL}; /* random, identity */
+    for (int k = 0; k < 2; k++) {
+        snprintf(path[k], sizeof path[k], "%s/%s.safetensors", dir, k ? "identity" : "random");
+        write_plugin(path[k], k ? PL_IDENTITY : PL_RANDOM);
+        pw[k] = ss_weights_open(path[k], err, sizeof err);
+        plug[k] = pw[k] ? ss_plugin_bind(pw[k], err, sizeof err) : NULL;
+    }
+    ok(plug[0] && plug[1], "cache tests: random and identity plugins load (%s)", plug[0] && plug[1] ? "ok" : err);
+    for (int m = 0; m < 2 && plug[0] && plug[1]; m++) {
+        const ss_mode mode = m ? SS_MODE_STABLE : SS_MODE_SAM;
+        const ss_plugin_w *pl = plug[0];
+        /* steps: every prompt on emb, then 2 on the mirrored embedding, then 1 on emb again */
+        double dl = 0.0, lmax = 1.0, di = 0.0, da = 0.0, dtw = 0.0, dtp = 0.0;
+        int n_steps = np + 3, flags_ok = 1, rc_ok = 1, n_hit = 0, n_off = 0;
+        char seen[128] = "";
+        const float *cur = NULL;
+        int filled_since_reset = 0;
+        for (int st = 0; st < n_steps; st++) {
+            const float *e = st < np ? emb : (st < np + 2 ? emb2 : emb);
+            const prompt_buf *q = &pb[st < np ? st : (st - np) % np];
+            int fresh = e != cur;
+            if (fresh) ss_decoder_cache_reset(&c->cache); /* what ss_state does on every embedding change */
+            cur = e;
+            int want_tr = st % 2 == 0;
+            int rc1 = run_cached(c, pl, mode, e, w, h, &q->p, c->out, iou, al, want_tr ? tr : NULL);
+            int got = c->cache.last;
+            int rc2 = run(c, pl, mode, e, w, h, &q->p, c->out2, iou2, al2, want_tr ? tr2 : NULL);
+            rc_ok &= rc1 == SS_OK && rc2 == SS_OK;
+            dl = fmax(dl, max_abs_diff(c->out, c->out2, 4 * LOWRES));
+            for (int i = 0; i < 4 * LOWRES; i++) lmax = fmax(lmax, fabs(c->out2[i]));
+            di = fmax(di, max_abs_diff(iou, iou2, 4));
+            da = fmax(da, max_abs_diff(&al[0][0], &al2[0][0], 4));
+            if (want_tr) {
+                dtw = fmax(dtw, max_abs_diff(tr->weight, tr2->weight, NPOS));
+                dtp = fmax(dtp, max_abs_diff(&tr->pos[0][0], &tr2->pos[0][0], 2 * NPOS));
+                da = fmax(da, max_abs_diff(&tr->alpha[0][0], &tr2->alpha[0][0], 4));
+            }
+            /* a mask input bypasses the cache without invalidating it: the first prompt
+             * without one after a reset fills it */
+            if (fresh) filled_since_reset = 0;
+            int expect = q->p.mask_input ? SS_CACHE_OFF : (filled_since_reset ? SS_CACHE_HIT : SS_CACHE_FILLED);
+            if (!q->p.mask_input) filled_since_reset = 1;
+            flags_ok &= got == expect;
+            n_hit += got == SS_CACHE_HIT;
+            n_off += got == SS_CACHE_OFF;
+            size_t len = strlen(seen);
+            snprintf(seen + len, sizeof seen - len, "%c", got == SS_CACHE_HIT ? 'h' : (got == SS_CACHE_FILLED ? 'F' : '-'));
+        }
+        ok(rc_ok && dl <= 1e-5 * lmax && di < 1e-4 && da < 1e-5 && dtw < 1e-4 && dtp < 1e-4,
+           "%s mode, %d prompts (mask input and embedding changes in between): cached vs full, 4 tokens max "
+           "|dlogit| %.3g = %.2g x max |logit| %.1f (tol 1e-5 x), |diou| %.3g (tol 1e-4), |dalpha| %.3g (tol 1e-5), "
+           "trace |dw| %.3g |dpos| %.3g (tol 1e-4)",
+           m ? "Stable" : "SAM", n_steps, dl, dl / lmax, lmax, di, da, dtw, dtp);
+        ok(flags_ok && n_hit > 0 && n_off > 0, "%s mode: cache filled (F) / reused (h) / bypassed (-) per prompt: %s",
+           m ? "Stable" : "SAM", seen);
+    }
+    if (plug[0] && plug[1]) {
+        /* one image, modes and plugins mixed: SAM fills the SAM part, Stable adds its part once
+         * per plugin, SAM reuses */
+        const ss_prompt *q = &pb[0].p;
+        ss_decoder_cache_reset(&c->cache);
+        int seq[5];
+        double dl = 0.0, dident = INFINITY;
+        float *sam = malloc(4 * LOWRES * sizeof(float));
+        run_cached(c, NULL, SS_MODE_SAM, emb, w, h, q, c->out, iou, al, NULL);
+        seq[0] = c->cache.last;
+        if (sam) memcpy(sam, c->out, 4 * LOWRES * sizeof(float));
+        for (int k = 0; k < 3; k++) {
+            const ss_plugin_w *pl = plug[k == 1]; /* random, identity, random */
+            run_cached(c, pl, SS_MODE_STABLE, emb, w, h, q, c->out, iou, al, NULL);
+            seq[1 + k] = c->cache.last;
+            if (k == 1 && sam) dident = max_abs_diff(c->out, sam, 4 * LOWRES);
+            run(c, pl, SS_MODE_STABLE, emb, w, h, q, c->out2, iou2, al2, NULL);
+            dl = fmax(dl, max_abs_diff(c->out, c->out2, 4 * LOWRES));
+        }
+        run_cached(c, NULL, SS_MODE_SAM, emb, w, h, q, c->out, iou, al, NULL);
+        seq[4] = c->cache.last;
+        run(c, NULL, SS_MODE_SAM, emb, w, h, q, c->out2, iou2, al2, NULL);
+        dl = fmax(dl, max_abs_diff(c->out, c->out2, 4 * LOWRES));
+        ok(seq[0] == SS_CACHE_FILLED && seq[1] == SS_CACHE_FILLED && seq[2] == SS_CACHE_FILLED &&
+               seq[3] == SS_CACHE_FILLED && seq[4] == SS_CACHE_HIT && dl < 1e-3,
+           "cache keyed by plugin: SAM, Stable random, identity, random, SAM -> %d %d %d %d %d "
+           "(expect 1 1 1 1 2), max |dlogit| vs full %.3g (tol 1e-3)", seq[0], seq[1], seq[2], seq[3], seq[4], dl);
+        ok(dident < 1e-4, "identity plugin, cached: Stable == SAM (max |dlogit| %.3g, tol 1e-4)", dident);
+        free(sam);
+    }
+    for (int k = 0; k < 2; k++) {
+        ss_plugin_free(plug[k]);
+        ss_weights_close(pw[k]);
+        unlink(path[k]);
+    }
+    rmdir(dir);
+    free(emb2);
+    free(tr);
+    free(tr2);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -507,8 +662,10 @@ int main(int argc, char **argv)
         return 1;
     }
     ctx c = {d, malloc(ss_decoder_scratch_floats() * sizeof(float)), malloc(4 * LOWRES * sizeof(float)),
-             malloc(4 * LOWRES * sizeof(float))};
-    if (!c.scratch || !c.out || !c.out2) {
+             malloc(4 * LOWRES * sizeof(float)), {0}};
+    c.cache.buf = malloc(ss_decoder_cache_floats() * sizeof(float));
+    ss_decoder_cache_reset(&c.cache);
+    if (!c.scratch || !c.out || !c.out2 || !c.cache.buf) {
         printf("Bail out! out of memory\n");
         return 1;
     }
@@ -534,6 +691,18 @@ int main(int argc, char **argv)
             json_object *cs = json_object_array_get_idx(cases, 0);
             if (load_prompt(refdir, name, cs, &pb) == 0) {
                 invariants(&c, emb, iw, ih, &pb.p, bench);
+                /* cached vs full decoding over this image's prompts (in file order) */
+                prompt_buf cpb[8];
+                int ncp = 0, mask_ok = 1;
+                for (size_t k = 0; k < nc && ncp < 8; k++)
+                    if (load_prompt(refdir, name, json_object_array_get_idx(cases, k), &cpb[ncp]) == 0) ncp++;
+                    else mask_ok = 0;
+                int has_mask = 0;
+                for (int k = 0; k < ncp; k++) has_mask |= cpb[k].p.mask_input != NULL;
+                ok(mask_ok && ncp >= 3 && has_mask && !cpb[0].p.mask_input,
+                   "cache tests: %d prompts of %s, one with a mask input, the first without", ncp, name);
+                cache_tests(&c, emb, iw, ih, cpb, ncp);
+                for (int k = 0; k < ncp; k++) free(cpb[k].mask_in);
                 if (bench > 0) {
                     char what[128];
                     for (size_t k = 0; k < nc; k++) {
@@ -557,6 +726,7 @@ int main(int argc, char **argv)
     free(c.scratch);
     free(c.out);
     free(c.out2);
+    free(c.cache.buf);
     json_object_put(g);
     printf("1..%d\n", n_test);
     return n_fail ? 1 : 0;

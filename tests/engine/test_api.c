@@ -1,5 +1,8 @@
 /* Public API with the real model: bad prompts and images give SS_ERR_* with one line, never a
- * crash; encode once / predict many; embedding cache round trip; abort; multimask. */
+ * crash; encode once / predict many; embedding cache round trip; abort; multimask; the per-image
+ * decoder cache (filled, reused, bypassed, reset on every embedding change; cached == full).
+ *
+ * usage: test-api [PLUGIN]   (PLUGIN: a Stable-SAM plugin file for the Stable-mode cache checks) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +35,151 @@ static uint8_t *card(int w, int h)
 
 static int one_line(const char *err) { return err[0] && !strchr(err, '\n'); }
 
-int main(void)
+/* Decodes p with the state's cache and again with no_cache: returns the cached decode's
+ * ss_timings.decoder_cache (-1 on error); *rel = max |Δ low-res logit| over the 4 tokens divided by
+ * max(1, max |logit|); cached result left in *r. */
+static int cached_vs_full(ss_state *st, const ss_prompt *p, ss_mode mode, double *rel, ss_result *r, ss_result *rf)
+{
+    char err[512];
+    ss_predict_params pp = ss_predict_default_params();
+    pp.mode = mode;
+    pp.want_all = 1;
+    pp.want_mask = 0;
+    if (ss_predict(st, p, &pp, r, err, sizeof err) != SS_OK) return -1;
+    int flag = r->timings.decoder_cache;
+    if (ss_state_timings(st)->decoder_cache != flag) return -1;
+    pp.no_cache = 1;
+    if (ss_predict(st, p, &pp, rf, err, sizeof err) != SS_OK || rf->timings.decoder_cache != SS_CACHE_OFF) return -1;
+    double d = 0.0, mx = 1.0;
+    for (size_t i = 0; i < (size_t)SS_N_TOKENS * SS_LOWRES_SIDE * SS_LOWRES_SIDE; i++) {
+        double e = fabs((double)r->low_res_all[i] - rf->low_res_all[i]);
+        d = e > d || isnan(e) ? e : d;
+        mx = fabs(rf->low_res_all[i]) > mx ? fabs(rf->low_res_all[i]) : mx;
+    }
+    *rel = d / mx;
+    return flag;
+}
+
+/* the decoder cache through the public API (model with a plugin, SAM and Stable mode) */
+static void cache_checks(const char *model_path, const char *plugin_path, const uint8_t *img, int W, int H)
+{
+    char err[512] = "";
+    ss_model_params mp = ss_model_default_params();
+    mp.n_threads = 2;
+    ss_model *m = ss_model_load(model_path, plugin_path, mp, err, sizeof err);
+    ss_state *s = m ? ss_state_new(m, err, sizeof err) : NULL;
+    tap_ok(s != NULL, "cache: model + plugin %s load (%s)", plugin_path, s ? "ok" : err);
+    if (!s) {
+        for (int i = 0; i < 9; i++) tap_ok(0, "cache: skipped (no model)");
+        ss_model_free(m);
+        return;
+    }
+    ss_result r, rf;
+    memset(&r, 0, sizeof r);
+    memset(&rf, 0, sizeof rf);
+    ss_point pt = {200, 240, 1}, pts[2] = {{200, 240, 1}, {500, 100, 0}};
+    ss_prompt p1 = {.points = &pt, .n_points = 1};
+    ss_prompt p2 = {.points = pts, .n_points = 2};
+    ss_prompt pb = {.has_box = 1, .box = {W * 0.15f, H * 0.25f, W * 0.65f, H * 0.75f}};
+    /* 1: a sequence on one encoded image; tolerance 1e-5 x max |logit| (float rounding) */
+    int rc = ss_encode(s, img, W, H, W * 3, err, sizeof err);
+    const int F = SS_CACHE_FILLED, h = SS_CACHE_HIT, O = SS_CACHE_OFF;
+    struct { const ss_prompt *p; ss_mode mode; int expect; } seq[] = {
+        {&p1, SS_MODE_SAM, F}, {&pb, SS_MODE_SAM, h}, {&p1, SS_MODE_STABLE, F}, {&p2, SS_MODE_STABLE, h},
+        {NULL, SS_MODE_STABLE, O} /* p1 + the previous logits */, {&pb, SS_MODE_STABLE, h}, {&p2, SS_MODE_SAM, h},
+    };
+    float *prev = malloc(sizeof r.low_res);
+    double worst = 0.0, rel;
+    int flags_ok = rc == SS_OK;
+    char got[64] = "";
+    for (size_t i = 0; i < sizeof seq / sizeof seq[0] && flags_ok; i++) {
+        ss_prompt pm = {.points = &pt, .n_points = 1, .mask_input = prev};
+        int f = cached_vs_full(s, seq[i].p ? seq[i].p : &pm, seq[i].mode, &rel, &r, &rf);
+        memcpy(prev, r.low_res, sizeof r.low_res);
+        flags_ok &= f == seq[i].expect;
+        worst = rel > worst ? rel : worst;
+        size_t n = strlen(got);
+        snprintf(got + n, sizeof got - n, "%s%d", i ? " " : "", f);
+    }
+    tap_ok(flags_ok, "cache flags over SAM/Stable prompts, one with a mask input: %s (expect 1 2 1 2 0 2 2)", got);
+    tap_ok(flags_ok && worst < 1e-5, "cached == full over that sequence: max |dlogit| / max |logit| %.2g (tol 1e-5)", worst);
+    double ref_rel;
+    float ref_l = NAN;
+    cached_vs_full(s, &p2, SS_MODE_STABLE, &ref_rel, &r, &rf);
+    ref_l = rf.low_res_all[70000];
+    char path[] = "/tmp/ss-test-cache-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    int saved = ss_embedding_save(s, path, err, sizeof err) == SS_OK;
+    float *emb = malloc(sizeof(float) * SS_EMB_DIM * SS_EMB_SIDE * SS_EMB_SIDE);
+    memcpy(emb, ss_state_embedding(s), sizeof(float) * SS_EMB_DIM * SS_EMB_SIDE * SS_EMB_SIDE);
+
+    /* 2: re-encode another image (the card mirrored): refilled, results of the new image */
+    uint8_t *img2 = malloc((size_t)W * H * 3);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) memcpy(img2 + ((size_t)y * W + x) * 3, img + ((size_t)y * W + W - 1 - x) * 3, 3);
+    rc = ss_encode(s, img2, W, H, W * 3, err, sizeof err);
+    int f1 = cached_vs_full(s, &p2, SS_MODE_STABLE, &rel, &r, &rf);
+    double rel2;
+    int f2 = cached_vs_full(s, &p2, SS_MODE_SAM, &rel2, &r, &rf);
+    tap_ok(rc == SS_OK && f1 == F && f2 == h && rel < 1e-5 && rel2 < 1e-5 && fabsf(rf.low_res_all[70000] - ref_l) > 1e-3f,
+           "re-encode: cache refilled (%d, then %d), cached == full on the new image (%.2g, %.2g; tol 1e-5)", f1, f2,
+           rel, rel2);
+
+    /* 3: ss_set_embedding back to the first image */
+    rc = ss_set_embedding(s, emb, W, H, err, sizeof err);
+    f1 = cached_vs_full(s, &p2, SS_MODE_STABLE, &rel, &r, &rf);
+    tap_ok(rc == SS_OK && f1 == F && rel < 1e-5 && rf.low_res_all[70000] == ref_l,
+           "ss_set_embedding: cache refilled (%d), cached == full (%.2g; tol 1e-5), the first image's result", f1, rel);
+
+    /* 4: ss_embedding_load of the first image after re-encoding the second */
+    ss_encode(s, img2, W, H, W * 3, err, sizeof err);
+    cached_vs_full(s, &p1, SS_MODE_STABLE, &rel, &r, &rf);
+    rc = saved ? ss_embedding_load(s, path, err, sizeof err) : SS_ERR_IO;
+    f1 = cached_vs_full(s, &p2, SS_MODE_STABLE, &rel, &r, &rf);
+    tap_ok(rc == SS_OK && f1 == F && rel < 1e-5 && rf.low_res_all[70000] == ref_l,
+           "ss_embedding_load: cache refilled (%d), cached == full (%.2g; tol 1e-5), the first image's result", f1, rel);
+
+    /* 5: a failed load leaves no embedding (and no stale cache); loading again refills */
+    truncate(path, 5000);
+    int bad = ss_embedding_load(s, path, err, sizeof err);
+    ss_predict_params pp = ss_predict_default_params();
+    tap_ok(bad == SS_ERR_FORMAT && ss_predict(s, &p1, &pp, &r, err, sizeof err) == SS_ERR_STATE,
+           "failed embedding load: predict refused (%s)", err);
+    ss_set_embedding(s, emb, W, H, err, sizeof err);
+    f1 = cached_vs_full(s, &p1, SS_MODE_SAM, &rel, &r, &rf);
+    tap_ok(f1 == F && rel < 1e-5, "after the failed load, ss_set_embedding: refilled (%d), cached == full (%.2g)", f1, rel);
+
+    /* 6: aborted encode, then a new embedding: refilled */
+    int calls = 0;
+    ss_state_set_abort(s, abort_now, &calls);
+    rc = ss_encode(s, img2, W, H, W * 3, err, sizeof err);
+    ss_state_set_abort(s, NULL, NULL);
+    int rc_after = ss_predict(s, &p1, &pp, &r, err, sizeof err);
+    ss_set_embedding(s, emb, W, H, err, sizeof err);
+    f1 = cached_vs_full(s, &p2, SS_MODE_STABLE, &rel, &r, &rf);
+    tap_ok(rc == SS_ERR_ABORTED && rc_after == SS_ERR_STATE && f1 == F && rel < 1e-5 && rf.low_res_all[70000] == ref_l,
+           "aborted encode: no stale cache; next embedding refilled (%d), cached == full (%.2g)", f1, rel);
+
+    /* 7: two states on one model from two threads' worth of use: independent caches */
+    ss_state *s2 = ss_state_new(m, err, sizeof err);
+    int ok2 = s2 && ss_encode(s2, img2, W, H, W * 3, err, sizeof err) == SS_OK;
+    int fa = ok2 ? cached_vs_full(s2, &p2, SS_MODE_STABLE, &rel, &r, &rf) : -1;
+    int fb = cached_vs_full(s, &p2, SS_MODE_STABLE, &rel2, &r, &rf);
+    tap_ok(fa == F && fb == h && rel < 1e-5 && rel2 < 1e-5 && rf.low_res_all[70000] == ref_l,
+           "a second state on the same model has its own cache (%d; the first keeps its own: %d)", fa, fb);
+    ss_state_free(s2);
+    unlink(path);
+    free(img2);
+    free(emb);
+    free(prev);
+    ss_result_clear(&r);
+    ss_result_clear(&rf);
+    ss_state_free(s);
+    ss_model_free(m);
+}
+
+int main(int argc, char **argv)
 {
     const char *model_path = getenv("STABLESAM_MODEL");
     if (!model_path || access(model_path, R_OK) != 0) {
@@ -43,7 +190,8 @@ int main(void)
         printf("1..1\nnot ok 1 - model not found: set STABLESAM_MODEL (make model fetches it)\n");
         return 1;
     }
-    tap_plan(22);
+    const char *plugin_path = argc > 1 ? argv[1] : NULL;
+    tap_plan(22 + (plugin_path ? 10 : 0));
     char err[512];
     ss_model_params mp = ss_model_default_params();
     mp.n_threads = 2;
@@ -155,6 +303,7 @@ int main(void)
     ss_state_free(s);
     ss_state_free(s2);
     ss_model_free(m);
+    if (plugin_path) cache_checks(model_path, plugin_path, img, W, H);
     free(img);
     return tap_done();
 }
