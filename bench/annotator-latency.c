@@ -29,6 +29,7 @@
 #include "ssa-application.h"
 #include "ssa-window-private.h"
 #include "model-path.h"
+#include "ssa-memory.h"
 
 #define DRAG_STEPS 6
 
@@ -128,6 +129,7 @@ summary(const char *name, double *v, int n, GString *json)
 int
 main(int argc, char **argv)
 {
+    ssa_memory_tune(); /* as stablesam-annotate's main() */
     int n = 240, seed = 1;
     const char *mode = "stable", *plugin = NULL, *json_out = NULL;
     gboolean circles = FALSE;
