@@ -443,6 +443,7 @@ on_category_row_selected(GtkListBox *box, GtkListBoxRow *row, SsaWindow *self)
     if (cat) {
         GdkRGBA c = ssa_rgba_to_gdk(ssa_category_get_color(cat));
         ssa_canvas_set_mask_color(self->canvas, &c);
+        ssa_canvas_set_mask_color(self->compare_canvas, &c); /* both models' masks alike */
     }
 }
 

@@ -329,6 +329,8 @@ ssa_window_accept(SsaWindow *self)
             ssa_object_get_id(obj), ssa_category_get_name(cat), ssa_object_get_area(obj));
     ssa_window_clear_prompt(self);
     ssa_window_refresh_objects(self);
+    /* the list was rebuilt (objects-changed) before the new object became the selected one */
+    ssa_window_bind_object_list(self);
 }
 
 /* ---- objects overlay -------------------------------------------------------------------- */

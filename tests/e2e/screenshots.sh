@@ -1,15 +1,18 @@
 #!/bin/sh
-# screenshots.sh OUTDIR [PLUGIN] — drives stablesam-annotate under Xvfb like a user and saves
-# the documentation screenshots (docs/screenshots/):
+# screenshots.sh OUTDIR [PLUGIN [DOCS_DIR]] — drives stablesam-annotate under Xvfb like a user
+# and saves the documentation screenshots (of the window only) in OUTDIR:
 #   a-labelled.png  several objects of several categories on astronaut.png
-#   b-circles.png   the decoder's attention circles for a loose box
-#   c-compare.png   SAM | Stable-SAM side by side on the same prompt
-# Not a test (no checks beyond "it got there"); run it from a configured build dir:
-#   xvfb-run -a -s '-screen 0 1400x900x24' tests/e2e/screenshots.sh /tmp/shots [PLUGIN]
-# with BUILD=<meson build dir> (default: build).
+#   b-circles.png   the decoder's attention circles for a loose box on chelsea.png
+#   c-compare.png   SAM | Stable-SAM side by side on the same loose box
+# PLUGIN: the Stable-SAM plugin (default: the annotator's default plugin). DOCS_DIR: where to
+# copy the three PNGs as well (docs/screenshots). Not a test (no checks beyond "it got
+# there"); run it from a configured build dir:
+#   xvfb-run -a -s '-screen 0 1400x900x24' tests/e2e/screenshots.sh /tmp/shots PLUGIN docs/screenshots
+# with BUILD=<meson build dir> (default: build). Uses a private embedding cache in OUTDIR.
 set -eu
 out=$1
 plugin=${2:-}
+docs=${3:-}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD:-$src/build}
 annotate=$build/ui/stablesam-annotate
@@ -17,7 +20,9 @@ export GSETTINGS_SCHEMA_DIR=$build/resources
 export GSK_RENDERER=cairo GSETTINGS_BACKEND=memory G_MESSAGES_DEBUG=ssa-window,ssa-worker
 export NO_AT_BRIDGE=1 GTK_A11Y=none
 rm -rf "$out"
-mkdir -p "$out/images"
+mkdir -p "$out/images" "$out/cache"
+export STABLESAM_MODEL=${STABLESAM_MODEL:-${XDG_CACHE_HOME:-$HOME/.cache}/stablesam/mobilesam.safetensors}
+export XDG_CACHE_HOME=$out/cache
 "$src/scripts/samples.sh" "$out/images" >/dev/null
 log=$out/annotate.log
 
@@ -95,7 +100,8 @@ accept() { # CATEGORY_NUMBER
 
 set --
 [ -n "$plugin" ] && set -- --plugin "$plugin"
-"$annotate" --project "$out/project.json" "$out/images/astronaut.png" "$@" >"$log" 2>&1 &
+"$annotate" --project "$out/project.json" "$out/images/astronaut.png" "$out/images/chelsea.png" "$@" \
+    >"$log" 2>&1 &
 pid=$!
 wait_log 'embedding ready for .*astronaut.png' 900
 wait_log 'view: surface' 10
@@ -104,6 +110,8 @@ xdotool windowfocus --sync "$wid"
 eval "$(xdotool getwindowgeometry --shell "$wid")"
 view
 
+shot() { import -window "$wid" "$out/$1"; }
+
 box 22 10 362 511; accept 1            # the astronaut
 box 278 342 511 511; accept 2          # her helmet
 box 352 2 470 282; accept 3            # the shuttle model
@@ -111,23 +119,31 @@ box 3 3 96 508; accept 4               # the flag
 box 132 348 212 426; accept 5          # the mission patch
 xdotool mousemove 5 850
 sleep 0.5
-import -window root "$out/a-labelled.png"
+shot a-labelled.png
 
-xdotool key c                          # attention circles on
-box 120 140 320 300                    # a loose box on the suit's collar ring
+wait_log '(prefetched|embedding ready for) .*chelsea.png' 300
+xdotool key d                          # the next image: the cat (prefetched)
+wait_log 'image shown: .*chelsea.png' 30
+sleep 1
+xdotool key 3 c                        # a blue mask; attention circles on
+sleep 0.3
+box 25 2 400 299                       # a loose box around the cat
+xdotool mousemove 5 850
 sleep 0.5
-import -window root "$out/b-circles.png"
+shot b-circles.png
 
 xdotool key Escape c v                 # clear, circles off, compare on
 sleep 1
-view
-box 235 290 265 480                    # a thin, ambiguous box (the suit's strap)
-xdotool key c
+box 25 2 400 299                       # the same loose box in both models
+xdotool mousemove 5 850
 sleep 0.5
-wait_prediction
-import -window root "$out/c-compare.png"
+shot c-compare.png
 
 xdotool key ctrl+q
 sleep 1
 kill "$pid" 2>/dev/null || true
-echo "screenshots.sh: $(ls "$out"/*.png | wc -l) screenshots in $out"
+if [ -n "$docs" ]; then
+    mkdir -p "$docs"
+    cp "$out/a-labelled.png" "$out/b-circles.png" "$out/c-compare.png" "$docs/"
+fi
+echo "screenshots.sh: $(ls "$out"/*.png | wc -l) screenshots in $out${docs:+, copied to $docs}"
