@@ -3,7 +3,10 @@
 # GT box, noisy boxes, 1/3/5/10 points, RITM NoC), both modes, same prompts, same engine.
 # Writes docs/eval/SET/{results.json,results.md,*.png}. ccp1004's val split has ~1000 objects,
 # so it is cut to its first N objects (--ccp-limit, default 100) to keep the run short.
-# Usage: bench/eval-val.sh [--data DIR] [--out DIR] [--plugin FILE] [--ccp-limit N] [--build DIR]
+# The sets run at the same time, each eval single-threaded (--threads, default 1): on the
+# shared 2-core machine two single-threaded processes waste nothing in OpenMP barriers.
+# Usage: bench/eval-val.sh [--data DIR] [--out DIR] [--plugin FILE] [--ccp-limit N] [--threads N]
+#                          [--build DIR]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build
@@ -11,20 +14,24 @@ data=$root/../shared/data
 out=$root/docs/eval
 plugin=$root/resources/stable-sam-plugin.safetensors
 ccp_limit=100
+threads=1
 while [ $# -gt 0 ]; do
     case $1 in
         --data) data=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
         --plugin) plugin=$2; shift 2 ;;
         --ccp-limit) ccp_limit=$2; shift 2 ;;
+        --threads) threads=$2; shift 2 ;;
         --build) build=$2; shift 2 ;;
-        *) echo "usage: bench/eval-val.sh [--data DIR] [--out DIR] [--plugin FILE] [--ccp-limit N] [--build DIR]" >&2; exit 2 ;;
+        *) echo "usage: bench/eval-val.sh [--data DIR] [--out DIR] [--plugin FILE] [--ccp-limit N] [--threads N] [--build DIR]" >&2; exit 2 ;;
     esac
 done
 exe=$build/app/stablesam
 [ -x "$exe" ] || { echo "eval-val: $exe: not built (make build)" >&2; exit 1; }
 [ -d "$data" ] || { echo "eval-val: $data: no data sets here" >&2; exit 1; }
 [ -f "$plugin" ] || { echo "eval-val: $plugin: no plugin file" >&2; exit 1; }
+mkdir -p "$out"
+pids=()
 for d in "$data"/*/; do
     set_name=$(basename "$d")
     [ -f "$d/val.txt" ] || continue
@@ -32,5 +39,9 @@ for d in "$data"/*/; do
     [ "$set_name" = ccp1004 ] && limit=(--limit "$ccp_limit")
     echo "eval-val: $set_name" >&2
     "$exe" eval "$d" --mode both --protocol all --split val --seed 0 --plugin "$plugin" "${limit[@]}" \
-        --out "$out/$set_name"
+        --threads "$threads" --out "$out/$set_name" 2>"$out/$set_name.log" &
+    pids+=($!)
 done
+rc=0
+for p in "${pids[@]}"; do wait "$p" || rc=1; done
+exit $rc

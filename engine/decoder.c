@@ -76,7 +76,7 @@ struct ss_decoder_w {
 /* rows of length c, softmax in place */
 static void softmax_rows_fast(float *x, int n, int c)
 {
-#pragma omp parallel for schedule(static) if ((size_t)n * c >= 65536)
+#pragma omp parallel for schedule(static) num_threads(ss_get_threads()) if ((size_t)n * c >= 65536)
     for (int i = 0; i < n; i++) {
         float *r = x + (size_t)i * c;
         float mx = r[0];
@@ -95,7 +95,7 @@ static void softmax_rows_fast(float *x, int n, int c)
 /* y = a + b, n floats */
 static void add_to(float *y, const float *a, const float *b, size_t n)
 {
-#pragma omp parallel for schedule(static) if (n >= 262144)
+#pragma omp parallel for schedule(static) num_threads(ss_get_threads()) if (n >= 262144)
     for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
 }
 
@@ -570,7 +570,7 @@ int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode
                 const float *restrict vs = cache->buf + CC_VS, *restrict v0 = cache->buf + CC_V;
                 const float *restrict kpe = d->t2i0_kpe, *restrict bv = bk->t2i.v.b;
                 float *restrict K = as.K, *restrict V = as.V;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(ss_get_threads())
                 for (int i = 0; i < NPOS; i++)
                     for (int c = 0; c < D0; c++) {
                         size_t j = (size_t)i * D0 + c;
@@ -654,7 +654,7 @@ int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode
     memcpy(g1, d->up1.g, sizeof g1);
     memcpy(b1, d->up1.b, sizeof b1);
     memcpy(b3, d->up3_b, sizeof b3);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(ss_get_threads())
     for (int p = 0; p < NPOS; p++) {
         int y = p / SS_EMB_SIDE, x = p % SS_EMB_SIDE;
         const float *cp = c1 + (size_t)p * UP1 * 4;
@@ -675,7 +675,7 @@ int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode
     /* ConvTranspose 2x2 s2 64→32 (+ bias, GELU): c2[P, k*32 + o] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 128 * 128, 4 * UP2, UP1, 1.0f, a2, UP1,
                 d->up3_wp, 4 * UP2, 0.0f, c2, 4 * UP2);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(ss_get_threads())
     for (int r = 0; r < 128 * 128 * 4; r++) {
         float *restrict row = c2 + (size_t)r * UP2;
         for (int o = 0; o < UP2; o++) row[o] = ss_gelu1(row[o] + b3[o]);

@@ -281,7 +281,7 @@ void ss_layernorm(const float *x, float *y, int n, int c, const float *g, const 
 void ss_layernorm2d(const float *x, float *y, int c, int hw, const float *g, const float *b, float eps)
 {
     /* x (c, hw): statistics over c for every pixel */
-#pragma omp parallel for schedule(static) if (hw >= 1024)
+#pragma omp parallel for schedule(static) num_threads(ss_get_threads()) if (hw >= 1024)
     for (int p = 0; p < hw; p++) {
         double mean = 0.0, var = 0.0;
         for (int j = 0; j < c; j++) mean += x[(size_t)j * hw + p];
@@ -349,7 +349,7 @@ void ss_relu(float *x, size_t n)
 
 void ss_softmax_rows(float *x, int n, int c)
 {
-#pragma omp parallel for schedule(static) if (n >= 256)
+#pragma omp parallel for schedule(static) num_threads(ss_get_threads()) if (n >= 256)
     for (int i = 0; i < n; i++) {
         float *r = x + (size_t)i * c;
         float mx = r[0];

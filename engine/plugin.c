@@ -206,7 +206,7 @@ static void dsp_offsets(const ss_plugin_w *p, const pblock *k, const float *x, f
     }
 
     /* 5x5 depthwise, 16 channels at a time: the 25 taps' weights and the sum stay in registers */
-#pragma omp parallel for schedule(static) collapse(2)
+#pragma omp parallel for schedule(static) collapse(2) num_threads(ss_get_threads())
     for (int cb = 0; cb < CO / 16; cb++)
         for (int y = 0; y < SIDE; y++) {
             v16 w[KS * KS], bias = *(const v16 *)(k->b1 + cb * 16);
@@ -223,7 +223,7 @@ static void dsp_offsets(const ss_plugin_w *p, const pblock *k, const float *x, f
 
     /* per position: LayerNorm over the 128 channels → GELU → 1x1 conv 128 → 2 → Δ = s_p·tanh;
      * amplitude m = 2·sigmoid(w_a·x + b_a) */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(ss_get_threads())
     for (int i = 0; i < NPOS; i++) {
         float a = ba + ss_dot(wa, x + (size_t)i * C, C);
         M[i] = 2.0f / (1.0f + expf(-a));
@@ -242,7 +242,7 @@ static void dsp_offsets(const ss_plugin_w *p, const pblock *k, const float *x, f
 static void dsp_mix(const float *x, const float *M, const float *D, float a1, float a2, const float *pe,
                     float *xt, float *xtp, float *pos)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(ss_get_threads())
     for (int i = 0; i < NPOS; i++) {
         const int gy = i / SIDE, gx = i % SIDE;
         float qx = (float)gx + D[2 * i], qy = (float)gy + D[2 * i + 1];

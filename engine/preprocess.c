@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "stablesam.h"
+#include "ops.h"
 
 #define PRECISION_BITS (32 - 8 - 2)
 
@@ -97,7 +98,7 @@ static int pil_resize_rgb(const uint8_t *rgb, int w, int h, int stride, int nw, 
         if (pil_coeffs(w, nw, &xb, &xk, &xks)) goto done;
         tmp = malloc((size_t)nw * 3 * (size_t)h);
         if (!tmp) goto done;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(ss_get_threads())
         for (int y = 0; y < h; y++) {
             const uint8_t *row = rgb + (size_t)y * stride;
             uint8_t *orow = tmp + (size_t)y * nw * 3;
@@ -121,7 +122,7 @@ static int pil_resize_rgb(const uint8_t *rgb, int w, int h, int stride, int nw, 
     }
     if (nh != h) {
         if (pil_coeffs(h, nh, &yb, &yk, &yks)) goto done;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(ss_get_threads())
         for (int yy = 0; yy < nh; yy++) {
             int ymin = yb[yy * 2], ymax = yb[yy * 2 + 1];
             const int *k = yk + (size_t)yy * yks;
@@ -163,7 +164,7 @@ int ss_preprocess(const uint8_t *rgb, int width, int height, int stride, float *
     for (int c = 0; c < 3; c++)
         for (int v = 0; v < 256; v++) lut[c][v] = (float)((v - mean[c]) / std[c]);
     const size_t plane = (size_t)SS_IMG_SIZE * SS_IMG_SIZE;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(ss_get_threads())
     for (int y = 0; y < SS_IMG_SIZE; y++) {
         for (int c = 0; c < 3; c++) {
             float *o = out + c * plane + (size_t)y * SS_IMG_SIZE;
@@ -246,7 +247,7 @@ static int postprocess(const float *low_res, int width, int height, uint8_t *mas
     }
     for (int x = 0; x < width; x++) axis_taps(x, width, nw, &tx[x]);
     /* only the low-res rows that some output row uses: all rows cheap enough (256 x width) */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(ss_get_threads())
     for (int r = 0; r < SS_LOWRES_SIDE; r++) {
         const float *in = low_res + (size_t)r * SS_LOWRES_SIDE;
         float *o = rows + (size_t)r * width;
@@ -257,7 +258,7 @@ static int postprocess(const float *low_res, int width, int height, uint8_t *mas
             o[x] = v;
         }
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(ss_get_threads())
     for (int y = 0; y < height; y++) {
         taps ty;
         axis_taps(y, height, nh, &ty);
