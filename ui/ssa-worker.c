@@ -306,6 +306,20 @@ encode_job_cmp(gconstpointer a, gconstpointer b, gpointer user_data)
     return ja->seq < jb->seq ? -1 : ja->seq > jb->seq;
 }
 
+/* Runs `func(data)` on the worker's main context, always from that context's own dispatch.
+ * (Not g_main_context_invoke: when no thread owns the context at that moment, it calls `func`
+ * at once in the calling thread, so signals would be emitted on a worker thread.) */
+static void
+post_to_main(SsaWorker *self, GSourceFunc func, gpointer data)
+{
+    GSource *source = g_idle_source_new();
+    g_source_set_priority(source, G_PRIORITY_DEFAULT);
+    g_source_set_callback(source, func, data, NULL);
+    g_source_set_static_name(source, "[stablesam] worker result");
+    g_source_attach(source, self->main_ctx);
+    g_source_unref(source);
+}
+
 typedef struct {
     GWeakRef worker;
     char *path;
@@ -332,7 +346,7 @@ post_progress(SsaWorker *self, EncodeJob *job, double fraction)
     g_weak_ref_init(&msg->worker, self);
     msg->path = g_strdup(job->path);
     msg->fraction = fraction;
-    g_main_context_invoke(self->main_ctx, emit_progress_idle, msg);
+    post_to_main(self, emit_progress_idle, msg);
 }
 
 /* Abort callback of ss_encode: doubles as the progress tick (called between blocks). */
@@ -542,21 +556,21 @@ decode_pool_func(gpointer data, gpointer user_data)
 
     if (decode_job_stale(job)) {
         g_debug("skipped stale request %u", job->generation);
-        g_main_context_invoke(self->main_ctx, deliver_prediction_idle, job);
+        post_to_main(self, deliver_prediction_idle, job);
         return;
     }
     ThreadCtx *ctx = thread_ctx(self, &error);
     if (!ctx) {
         job->error = g_strdup(error->message);
         g_error_free(error);
-        g_main_context_invoke(self->main_ctx, deliver_prediction_idle, job);
+        post_to_main(self, deliver_prediction_idle, job);
         return;
     }
     if (ctx->emb != job->emb) {
         if (ss_set_embedding(ctx->state, job->emb->data, job->emb->width, job->emb->height, err,
                              sizeof err) != SS_OK) {
             job->error = g_strdup_printf("%s: %s", job->emb->path, err);
-            g_main_context_invoke(self->main_ctx, deliver_prediction_idle, job);
+            post_to_main(self, deliver_prediction_idle, job);
             return;
         }
         g_clear_pointer(&ctx->emb, ssa_embedding_unref);
@@ -605,7 +619,7 @@ decode_pool_func(gpointer data, gpointer user_data)
         ssa_prediction_free(pred);
     if (!job->pred && !job->error)
         g_debug("request %u went stale while decoding", job->generation);
-    g_main_context_invoke(self->main_ctx, deliver_prediction_idle, job);
+    post_to_main(self, deliver_prediction_idle, job);
 }
 
 guint
