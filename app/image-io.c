@@ -32,8 +32,13 @@ SsaImage *ssa_image_load(const char *path, gint64 max_pixels, GError **error)
     GError *local = NULL;
     g_autoptr(GdkPixbuf) pb = gdk_pixbuf_new_from_file(path, &local);
     if (!pb) {
-        g_set_error(error, GDK_PIXBUF_ERROR, GDK_PIXBUF_ERROR_CORRUPT_IMAGE, "%s: %s", path,
-                    local ? local->message : "cannot decode image");
+        /* gdk-pixbuf says 'Failed to load image “PATH”: WHY': the path is said once, first */
+        const char *why = local ? local->message : "";
+        const char *cut = strstr(why, "\u201d: ");
+        if (cut)
+            why = cut + strlen("\u201d: ");
+        g_set_error(error, GDK_PIXBUF_ERROR, GDK_PIXBUF_ERROR_CORRUPT_IMAGE, "%s: cannot decode the image%s%s",
+                    path, *why ? ": " : "", why);
         g_clear_error(&local);
         return NULL;
     }

@@ -62,7 +62,9 @@ ssa_window_update_status(SsaWindow *self)
     } else if (n == 0) {
         g_string_append(s, "Open a folder of images (Ctrl+O)");
     }
-    if (self->model_failed)
+    if (self->image_failed)
+        g_string_append(s, "  ·  this image cannot be shown (see the message above)");
+    else if (self->model_failed)
         g_string_append(s, "  ·  no model: prompts are disabled");
     else if (!self->model_ready)
         g_string_append(s, "  ·  loading the model…");
@@ -452,7 +454,9 @@ texture_done(GObject *source, GAsyncResult *result, gpointer user_data)
         return;
     SsaWindow *self = SSA_WINDOW(user_data);
     if (!tex) {
+        self->image_failed = TRUE;
         ssa_window_show_error(self, error->message);
+        ssa_window_update_status(self);
         return;
     }
     g_set_object(&self->texture, tex);
@@ -493,6 +497,7 @@ load_current_image(SsaWindow *self)
     g_clear_pointer(&self->embedding, ssa_embedding_unref);
     g_clear_object(&self->texture);
     g_clear_pointer(&self->image_path, g_free);
+    self->image_failed = FALSE;
     self->image_index = entry ? index : -1;
     self->selected_object = 0;
     ssa_canvas_set_image(self->canvas, NULL);
