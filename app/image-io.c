@@ -47,23 +47,20 @@ SsaImage *ssa_image_load(const char *path, gint64 max_pixels, GError **error)
         g_set_error(error, GDK_PIXBUF_ERROR, GDK_PIXBUF_ERROR_UNKNOWN_TYPE, "%s: unsupported pixel format", path);
         return NULL;
     }
+    /* pack the rows in place (RGB or RGBA with padded rows -> packed RGB): each byte moves to
+     * the same or a lower address, and in increasing order, so nothing is overwritten early */
     SsaImage *img = g_new0(SsaImage, 1);
     img->width = gdk_pixbuf_get_width(pb);
     img->height = gdk_pixbuf_get_height(pb);
     img->stride = img->width * 3;
-    img->rgb = g_try_malloc((gsize)img->stride * img->height);
-    if (!img->rgb) {
-        g_free(img);
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOMEM, "%s: out of memory", path);
-        return NULL;
-    }
-    const guint8 *src = gdk_pixbuf_read_pixels(pb);
-    int rs = gdk_pixbuf_get_rowstride(pb);
+    guint8 *px = gdk_pixbuf_get_pixels(pb);
+    gsize rs = (gsize)gdk_pixbuf_get_rowstride(pb);
     for (int y = 0; y < img->height; y++) {
-        const guint8 *s = src + (gsize)y * rs;
-        guint8 *d = img->rgb + (gsize)y * img->stride;
+        const guint8 *s = px + (gsize)y * rs;
+        guint8 *d = px + (gsize)y * img->stride;
         if (nc == 3) {
-            memcpy(d, s, (gsize)img->width * 3);
+            if (d != s)
+                memmove(d, s, (gsize)img->width * 3);
         } else {
             for (int x = 0; x < img->width; x++) {
                 d[x * 3] = s[x * nc];
@@ -72,14 +69,29 @@ SsaImage *ssa_image_load(const char *path, gint64 max_pixels, GError **error)
             }
         }
     }
+    img->rgb = px;
+    img->owner = g_steal_pointer(&pb);
     return img;
 }
 
 void ssa_image_free(SsaImage *img)
 {
     if (!img) return;
-    g_free(img->rgb);
+    if (img->owner)
+        g_object_unref(img->owner);
+    else
+        g_free(img->rgb);
     g_free(img);
+}
+
+void ssa_image_drop_pixels(SsaImage *img)
+{
+    if (!img) return;
+    if (img->owner)
+        g_clear_object((GdkPixbuf **)&img->owner);
+    else
+        g_free(img->rgb);
+    img->rgb = NULL;
 }
 
 static cairo_status_t append_bytes(void *closure, const unsigned char *data, unsigned int len)
