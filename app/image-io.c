@@ -6,12 +6,11 @@
 #include <gdk-pixbuf/gdk-pixbuf.h>
 #include <string.h>
 
-#define SSA_DEFAULT_MAX_PIXELS G_GINT64_CONSTANT(100000000)
 
 SsaImage *ssa_image_load(const char *path, gint64 max_pixels, GError **error)
 {
     g_return_val_if_fail(path != NULL, NULL);
-    if (max_pixels <= 0) max_pixels = SSA_DEFAULT_MAX_PIXELS;
+    if (max_pixels <= 0) max_pixels = SSA_IMAGE_MAX_PIXELS;
     int w = 0, h = 0;
     /* Header first: refuse absurd sizes before decoding anything. */
     GdkPixbufFormat *fmt = gdk_pixbuf_get_file_info(path, &w, &h);

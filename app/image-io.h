@@ -5,6 +5,9 @@
 #include <glib.h>
 #include <stdint.h>
 
+/* Default limit of ssa_image_load (100 MP: 300 MB of RGB). */
+#define SSA_IMAGE_MAX_PIXELS G_GINT64_CONSTANT(100000000)
+
 typedef struct {
     int width, height, stride; /* stride = bytes per row (3 * width, packed) */
     uint8_t *rgb;              /* owned: g_free, or inside `owner` */

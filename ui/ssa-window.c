@@ -57,8 +57,8 @@ ssa_window_update_status(SsaWindow *self)
         g_autofree char *base = g_path_get_basename(self->image_path);
         g_string_append_printf(s, "%d/%u  %s", self->image_index + 1, n, base);
         if (self->texture)
-            g_string_append_printf(s, "  %d×%d", gdk_texture_get_width(self->texture),
-                                   gdk_texture_get_height(self->texture));
+            g_string_append_printf(s, "  %d×%d", ssa_canvas_get_image_width(self->canvas),
+                                   ssa_canvas_get_image_height(self->canvas));
     } else if (n == 0) {
         g_string_append(s, "Open a folder of images (Ctrl+O)");
     }
@@ -328,7 +328,7 @@ ssa_window_refresh_objects(SsaWindow *self)
     g_autoptr(GArray) objs = g_array_new(FALSE, TRUE, sizeof(SsaCanvasObject));
     g_autoptr(GPtrArray) masks = g_ptr_array_new_with_free_func(g_free);
     if (entry && self->texture) {
-        int tw = gdk_texture_get_width(self->texture), th = gdk_texture_get_height(self->texture);
+        int tw = ssa_canvas_get_image_width(self->canvas), th = ssa_canvas_get_image_height(self->canvas);
         GListModel *model = ssa_image_entry_get_objects(entry);
         guint n = g_list_model_get_n_items(model);
         for (guint i = 0; i < n; i++) {
@@ -446,7 +446,8 @@ static void
 texture_done(GObject *source, GAsyncResult *result, gpointer user_data)
 {
     g_autoptr(GError) error = NULL;
-    g_autoptr(GdkTexture) tex = ssa_worker_load_texture_finish(SSA_WORKER(source), result, &error);
+    int w = 0, h = 0;
+    g_autoptr(GdkTexture) tex = ssa_worker_load_texture_finish(SSA_WORKER(source), result, &w, &h, &error);
     if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return;
     GTask *task = G_TASK(result);
@@ -460,9 +461,8 @@ texture_done(GObject *source, GAsyncResult *result, gpointer user_data)
         return;
     }
     g_set_object(&self->texture, tex);
-    ssa_canvas_set_image(self->canvas, tex);
-    ssa_canvas_set_image(self->compare_canvas, tex);
-    int w = gdk_texture_get_width(tex), h = gdk_texture_get_height(tex);
+    ssa_canvas_set_image_sized(self->canvas, tex, w, h);
+    ssa_canvas_set_image_sized(self->compare_canvas, tex, w, h);
     SsaImageEntry *entry = ssa_document_get_image(self->document, (guint)self->image_index);
     if (entry && ssa_image_entry_get_width(entry) == 0) {
         g_autoptr(GError) e2 = NULL;

@@ -98,6 +98,19 @@ test_canvas_geometry(void)
     guint8 small[4] = { 1, 1, 1, 1 };
     ssa_canvas_set_mask(SSA_CANVAS(canvas), small, 2, 2);
     iterate(50);
+    /* a big image shown through a downscaled texture: geometry in full-size pixels */
+    ssa_canvas_set_image_sized(SSA_CANVAS(canvas), tex, 4000, 1000);
+    iterate(100);
+    g_assert_cmpint(ssa_canvas_get_image_width(SSA_CANVAS(canvas)), ==, 4000);
+    g_assert_cmpint(ssa_canvas_get_image_height(SSA_CANVAS(canvas)), ==, 1000);
+    g_assert_cmpfloat_with_epsilon(ssa_canvas_get_zoom(SSA_CANVAS(canvas)), z / 10, 1e-9);
+    ssa_canvas_image_to_widget(SSA_CANVAS(canvas), 2000, 500, &wx, &wy);
+    g_assert_cmpfloat_with_epsilon(wx, w / 2.0, 1e-6);
+    g_assert_cmpfloat_with_epsilon(wy, h / 2.0, 1e-6);
+    g_autofree guint8 *big = g_malloc0(4000 * 1000);
+    memset(big + 4000 * 400, 1, 4000 * 200);
+    ssa_canvas_set_mask(SSA_CANVAS(canvas), big, 4000, 1000);
+    iterate(100);
     gtk_window_destroy(GTK_WINDOW(win));
 }
 
