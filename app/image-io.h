@@ -20,6 +20,9 @@ typedef struct {
  * packed in place in the decoder's buffer (one copy of the image in memory, not two). */
 SsaImage *ssa_image_load(const char *path, gint64 max_pixels, GError **error);
 void ssa_image_free(SsaImage *img);
+/* FALSE for files the system's image loaders must not see (a BMP header that makes gdk-pixbuf
+ * allocate gigabytes). ssa_image_load checks it; callers of gdk-pixbuf directly should too. */
+gboolean ssa_image_file_sane(const char *path);
 /* Frees the pixels, keeps the size (rgb = NULL): once encoded, big images need not stay. */
 void ssa_image_drop_pixels(SsaImage *img);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SsaImage, ssa_image_free)

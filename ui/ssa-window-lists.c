@@ -47,7 +47,8 @@ thumb_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *can
     int w = 0, h = 0;
     /* the loader decodes the whole image before scaling: no thumbnail for what the window
      * refuses to open anyway (its message says why) */
-    if (gdk_pixbuf_get_file_info(d->path, &w, &h) && (gint64)w * h > SSA_IMAGE_MAX_PIXELS) {
+    if (!ssa_image_file_sane(d->path) ||
+        (gdk_pixbuf_get_file_info(d->path, &w, &h) && (gint64)w * h > SSA_IMAGE_MAX_PIXELS)) {
         g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "%s: too large", d->path);
         return;
     }

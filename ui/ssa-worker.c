@@ -215,7 +215,7 @@ gboolean
 ssa_big_decode_lock(const char *path)
 {
     int w = 0, h = 0;
-    if (!gdk_pixbuf_get_file_info(path, &w, &h) || (gint64)w * h <= 16000000)
+    if (!ssa_image_file_sane(path) || !gdk_pixbuf_get_file_info(path, &w, &h) || (gint64)w * h <= 16000000)
         return FALSE;
     g_mutex_lock(&big_decode_mutex);
     return TRUE;
@@ -247,7 +247,8 @@ load_texture_thread(GTask *task, gpointer source, gpointer task_data, GCancellab
     TextureResult *r = g_new0(TextureResult, 1);
     int w = 0, h = 0;
     gboolean big = ssa_big_decode_lock(path);
-    if (gdk_pixbuf_get_file_info(path, &w, &h) && (gint64)w * h <= SSA_IMAGE_MAX_PIXELS &&
+    if (ssa_image_file_sane(path) && gdk_pixbuf_get_file_info(path, &w, &h) &&
+        (gint64)w * h <= SSA_IMAGE_MAX_PIXELS &&
         MAX(w, h) > SSA_DISPLAY_MAX_SIDE) {
         /* big image: a downscaled copy for the screen (full-size RGB + the renderer's copy of
          * it would be 7 bytes a pixel); masks and prompts stay in full-size pixels */
