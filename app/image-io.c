@@ -7,21 +7,30 @@
 #include <string.h>
 
 
-/* gdk-pixbuf's BMP loader allocates the DIB header's size as read from the file, up to 4 GB,
- * before it checks anything (even for gdk_pixbuf_get_file_info; found by fuzz-image): refuse
- * BMP files whose header size is none of the BMP / OS/2 versions. FALSE = do not pass it on. */
+/* gdk-pixbuf's BMP loader allocates its header buffer from sizes read from the file (the DIB
+ * header size, the offset of the pixels), up to 4 GB, before it checks anything, even for
+ * gdk_pixbuf_get_file_info (found by fuzz-image): refuse BMP files whose header size is none of
+ * the BMP / OS/2 versions or whose pixel offset lies past the end of the file. FALSE = do not
+ * pass it on. */
+static guint32 le32(const guint8 *p)
+{
+    return (guint32)p[0] | (guint32)p[1] << 8 | (guint32)p[2] << 16 | (guint32)p[3] << 24;
+}
+
 static gboolean bmp_header_sane(const char *path)
 {
     guint8 h[18];
     FILE *f = fopen(path, "rb");
     if (!f) return TRUE; /* the loader will say what is wrong */
     size_t n = fread(h, 1, sizeof h, f);
+    long len = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
     fclose(f);
     if (n < 2 || h[0] != 'B' || h[1] != 'M') return TRUE;
-    if (n < sizeof h) return FALSE;
-    guint32 dib = (guint32)h[14] | (guint32)h[15] << 8 | (guint32)h[16] << 16 | (guint32)h[17] << 24;
-    return dib == 12 || dib == 16 || dib == 40 || dib == 52 || dib == 56 || dib == 64 ||
-           dib == 108 || dib == 124;
+    if (n < sizeof h || len < 0) return FALSE;
+    guint32 off = le32(h + 10), dib = le32(h + 14);
+    gboolean known = dib == 12 || dib == 16 || dib == 40 || dib == 52 || dib == 56 || dib == 64 ||
+                     dib == 108 || dib == 124;
+    return known && off <= (guint64)len;
 }
 
 gboolean ssa_image_file_sane(const char *path)
