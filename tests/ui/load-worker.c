@@ -17,7 +17,7 @@
  *     the image succeed; every answer has the image's size;
  *   - every 25th answer is recomputed with ss_predict on a separate ss_state: same mask;
  *   - RSS (VmRSS) sampled after every burst stays within 5 % of its value after warm-up
- *     (the first 10 % of the prompts).
+ *     (the first 10 % of the prompts, at least 500 or half).
  *
  *   load-worker [--tap] [N_PROMPTS] [IMAGE]     model: $STABLESAM_MODEL or the cache;
  *   plugin: $STABLESAM_PLUGIN (the tests' random plugin by default, set by meson)
@@ -367,7 +367,7 @@ main(int argc, char **argv)
            plugin_path ? plugin_path : "none");
     fflush(stdout);
 
-    guint64 warm = MAX(n_prompts / 10, 50);
+    guint64 warm = MAX(n_prompts / 10, MIN(500, n_prompts / 2)); /* rare kinds allocate late */
     long rss_warm = -1, rss_max = -1, rss_min = -1, rss_start = rss_kb();
     guint64 n_bursts = 0, n_bursts_cancelled = 0;
     gint64 t0 = g_get_monotonic_time(), t_warm = 0;
