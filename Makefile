@@ -37,6 +37,7 @@ run: deps
 test: deps-test
 	$(MAKE) build
 	$(MAKE) model
+	@bash tools/fetch-model.sh --keep-tarball >/dev/null
 	meson test -C $(BUILD) --print-errorlogs --num-processes 2
 	$(MAKE) test-asan
 
@@ -50,6 +51,7 @@ test-asan:
 
 bench: build model
 	bash bench/compare.sh
+	bash bench/rss.sh
 
 # One libFuzzer target for a while (clang, ASan + UBSan build in build-fuzz), e.g.
 # `make fuzz TARGET=project SECONDS=600`. TARGET: weights plugin model rle image project coco dataset.

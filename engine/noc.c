@@ -13,8 +13,13 @@ struct ss_noc_session {
     uint8_t *ignore;  /* (height, width) or NULL, owned copy */
     uint8_t *clicked; /* (height, width) pixels already clicked */
     int n;            /* clicks recorded */
+    int pending;      /* clicks[n] is a click waiting for its prediction */
+    int feed_back;    /* previous low-res logits as mask input */
+    int have_prev;    /* prev holds the logits of the prediction after click n-1 */
     ss_point clicks[SS_NOC_MAX_CLICKS];
     double iou[SS_NOC_MAX_CLICKS];
+    double seconds[SS_NOC_MAX_CLICKS];
+    float prev[SS_LOWRES_SIDE * SS_LOWRES_SIDE];
 };
 
 ss_noc_params ss_noc_default_params(void)
@@ -52,6 +57,7 @@ ss_noc_session *ss_noc_new(const uint8_t *gt, const uint8_t *ignore, int width, 
     s->width = width;
     s->height = height;
     s->max_clicks = max_clicks;
+    s->feed_back = 1;
     return s;
 }
 
@@ -83,7 +89,8 @@ int ss_noc_suggest(ss_noc_session *s, const uint8_t *pred, ss_point *click, char
     return rc;
 }
 
-static int noc_record(ss_noc_session *s, ss_point click, double iou, char *err, size_t errlen)
+static int noc_record(ss_noc_session *s, ss_point click, double iou, double seconds, char *err,
+                      size_t errlen)
 {
     if (s->n >= s->max_clicks) {
         if (err && errlen)
@@ -95,6 +102,7 @@ static int noc_record(ss_noc_session *s, ss_point click, double iou, char *err, 
         s->clicked[(size_t)y * s->width + x] = 1;
     s->clicks[s->n] = click;
     s->iou[s->n] = iou;
+    s->seconds[s->n] = seconds;
     s->n++;
     return SS_OK;
 }
@@ -107,11 +115,95 @@ int ss_noc_add(ss_noc_session *s, ss_point click, const uint8_t *pred, double *i
             snprintf(err, errlen, "%s: NULL argument", __func__);
         return SS_ERR_INPUT;
     }
+    if (s->pending) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s: a click is waiting for its prediction", __func__);
+        return SS_ERR_STATE;
+    }
     double iou = ss_iou(s->gt, pred, s->ignore, s->width, s->height);
-    int rc = noc_record(s, click, iou, err, errlen);
-    if (rc == SS_OK && iou_out)
-        *iou_out = iou;
+    int rc = noc_record(s, click, iou, 0.0, err, errlen);
+    if (rc == SS_OK) {
+        s->have_prev = 0; /* no logits came with this prediction */
+        if (iou_out)
+            *iou_out = iou;
+    }
     return rc;
+}
+
+int ss_noc_begin(ss_noc_session *s, ss_point click, ss_prompt *prompt, char *err, size_t errlen)
+{
+    if (!s || !prompt) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s: NULL argument", __func__);
+        return SS_ERR_INPUT;
+    }
+    if (s->pending || s->n >= s->max_clicks) {
+        if (err && errlen)
+            snprintf(err, errlen, s->pending ? "%s: a click is already waiting for its prediction"
+                                             : "%s: all %d clicks are used",
+                     __func__, s->max_clicks);
+        return SS_ERR_STATE;
+    }
+    /* (x >= 0 && x < width) is false for NaN too */
+    if ((click.label != 0 && click.label != 1) || !(click.x >= 0.0f && click.x < (float)s->width) ||
+        !(click.y >= 0.0f && click.y < (float)s->height)) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s: click (%g, %g, label %d) is not a 0/1 click inside the %dx%d image",
+                     __func__, (double)click.x, (double)click.y, click.label, s->width, s->height);
+        return SS_ERR_INPUT;
+    }
+    s->clicks[s->n] = click;
+    s->pending = 1;
+    memset(prompt, 0, sizeof *prompt);
+    prompt->points = s->clicks;
+    prompt->n_points = s->n + 1;
+    prompt->mask_input = (s->feed_back && s->have_prev && s->n > 0) ? s->prev : NULL;
+    return SS_OK;
+}
+
+int ss_noc_finish(ss_noc_session *s, const uint8_t *pred, const float *low_res, double seconds,
+                  double *iou_out, char *err, size_t errlen)
+{
+    if (!s || !pred) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s: NULL argument", __func__);
+        return SS_ERR_INPUT;
+    }
+    if (!s->pending) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s: no click is waiting for a prediction", __func__);
+        return SS_ERR_STATE;
+    }
+    double iou = ss_iou(s->gt, pred, s->ignore, s->width, s->height);
+    s->pending = 0;
+    int rc = noc_record(s, s->clicks[s->n], iou, seconds, err, errlen);
+    if (rc)
+        return rc;
+    if (low_res)
+        memcpy(s->prev, low_res, sizeof s->prev);
+    s->have_prev = low_res != NULL;
+    if (iou_out)
+        *iou_out = iou;
+    return SS_OK;
+}
+
+void ss_noc_cancel(ss_noc_session *s)
+{
+    if (s)
+        s->pending = 0;
+}
+
+int ss_noc_pending(const ss_noc_session *s) { return s->pending; }
+const double *ss_noc_seconds(const ss_noc_session *s) { return s->seconds; }
+void ss_noc_set_feed_back(ss_noc_session *s, int feed_back) { s->feed_back = feed_back != 0; }
+int ss_noc_max_clicks(const ss_noc_session *s) { return s->max_clicks; }
+
+int ss_noc_reached(const ss_noc_session *s, double thr)
+{
+    for (int i = 0; i < s->n; i++)
+        if (s->iou[i] >= thr)
+            return i + 1;
+    return 0;
 }
 
 int ss_noc_n_clicks(const ss_noc_session *s) { return s->n; }
@@ -143,15 +235,15 @@ int ss_noc_run(ss_noc_session *s, const ss_noc_params *params, ss_noc_predict_fn
     size_t n = (size_t)s->width * (size_t)s->height;
     const size_t lr = (size_t)SS_LOWRES_SIDE * SS_LOWRES_SIDE;
     uint8_t *mask = malloc(n);
-    float *prev = malloc(lr * sizeof(float)), *next = malloc(lr * sizeof(float));
-    ss_point *pts = malloc(sizeof(ss_point) * (size_t)p.max_clicks);
-    int rc = SS_OK, n_pts = 0, have_pred = 0, have_prev = 0;
-    if (!mask || !prev || !next || !pts) {
+    float *next = malloc(lr * sizeof(float));
+    int rc = SS_OK, have_pred = 0;
+    if (!mask || !next) {
         if (err && errlen)
             snprintf(err, errlen, "%s: out of memory", __func__);
         rc = SS_ERR_NOMEM;
         goto done;
     }
+    ss_noc_set_feed_back(s, p.feed_back);
     while (s->n < p.max_clicks) {
         ss_point click;
         rc = ss_noc_suggest(s, have_pred ? mask : NULL, &click, err, errlen);
@@ -162,30 +254,30 @@ int ss_noc_run(ss_noc_session *s, const ss_noc_params *params, ss_noc_predict_fn
             ss_point none = {-1.0f, -1.0f, -1};
             double last = s->n ? s->iou[s->n - 1] : 1.0;
             while (s->n < p.max_clicks)
-                noc_record(s, none, last, NULL, 0);
+                noc_record(s, none, last, 0.0, NULL, 0);
             rc = SS_OK;
             break;
         }
         if (rc)
             goto done;
-        pts[n_pts++] = click;
-        rc = predict(user_data, pts, n_pts, (p.feed_back && have_prev) ? prev : NULL, mask,
-                     next, err, errlen);
-        if (rc)
+        ss_prompt prompt;
+        if ((rc = ss_noc_begin(s, click, &prompt, err, errlen)))
             goto done;
+        rc = predict(user_data, prompt.points, prompt.n_points, prompt.mask_input, mask, next,
+                     err, errlen);
+        if (rc) {
+            ss_noc_cancel(s);
+            goto done;
+        }
         have_pred = 1;
-        memcpy(prev, next, lr * sizeof(float));
-        have_prev = 1;
         double iou;
-        if ((rc = ss_noc_add(s, click, mask, &iou, err, errlen)))
+        if ((rc = ss_noc_finish(s, mask, next, 0.0, &iou, err, errlen)))
             goto done;
         if (p.stop_iou > 0 && iou >= p.stop_iou)
             break;
     }
 done:
     free(mask);
-    free(prev);
     free(next);
-    free(pts);
     return rc;
 }

@@ -156,6 +156,34 @@ const ss_point *ss_noc_clicks(const ss_noc_session *s);
 const double *ss_noc_ious(const ss_noc_session *s); /* IoU after click i, i < n_clicks */
 /* Clicks needed to reach `thr` (first i+1 with iou[i] >= thr), or max_clicks if never. */
 int ss_noc_clicks_to(const ss_noc_session *s, double thr);
+/* Same, but 0 when no click so far reached `thr` (a human session that is not over). */
+int ss_noc_reached(const ss_noc_session *s, double thr);
+int ss_noc_max_clicks(const ss_noc_session *s);
+
+/* The step API: one click = ss_noc_begin (the prompt the decoder must get) → the prediction
+ * → ss_noc_finish. ss_noc_run and the GUI's NoC session both go through it, so the same
+ * clicks give the same prompts, the same mask input and the same IoUs.
+ *
+ * ss_noc_begin: makes `click` the pending click and fills `prompt`: no box, every click so far
+ * plus the pending one, in order (points point into the session: valid until the next
+ * begin/finish/cancel), mask_input = the low-res logits of the previous prediction (NULL for
+ * the first click, or when feed-back is off). SS_ERR_STATE if a click is already pending or
+ * max_clicks are recorded; SS_ERR_INPUT for a label other than 0/1 or a click outside the
+ * image. */
+int ss_noc_begin(ss_noc_session *s, ss_point click, ss_prompt *prompt, char *err, size_t errlen);
+/* Records the pending click with the mask predicted for it (width*height, nonzero = object)
+ * and its (256, 256) low-res logits (kept for the next click's mask input; NULL = none),
+ * `seconds` it took (stored as given, e.g. the person's time for this click; 0 for the
+ * simulator), and stores / returns its IoU with the GT (ignore map honoured).
+ * SS_ERR_STATE if no click is pending. */
+int ss_noc_finish(ss_noc_session *s, const uint8_t *pred, const float *low_res, double seconds,
+                  double *iou_out, char *err, size_t errlen);
+/* Drops the pending click (e.g. its decode failed); no-op without one. */
+void ss_noc_cancel(ss_noc_session *s);
+int ss_noc_pending(const ss_noc_session *s); /* 1 while a click is pending */
+const double *ss_noc_seconds(const ss_noc_session *s); /* seconds of click i, i < n_clicks */
+/* Feed the previous low-res logits back as mask input (1, the default) or not (0). */
+void ss_noc_set_feed_back(ss_noc_session *s, int feed_back);
 
 /* The prediction behind the simulator: given all clicks so far (in order) and the previous
  * low-res logits (NULL for the first click), write the mask (width*height, 0/1) and the new

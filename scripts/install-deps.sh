@@ -9,7 +9,7 @@ PKGS_BUILD="build-essential meson ninja-build pkg-config libgtk-4-dev libopenbla
 # Model fetch and conversion (tools/, never needed by the built program).
 PKGS_TOOLS="python3 python3-numpy python3-onnx python3-skimage"
 # Tests: GUI under Xvfb, screenshots, sanitizers.
-PKGS_TEST="xvfb xauth xdotool imagemagick clang libclang-rt-14-dev valgrind"
+PKGS_TEST="xvfb xauth xdotool imagemagick clang libclang-rt-14-dev valgrind time"
 
 want="$PKGS_BUILD $PKGS_TOOLS"
 case "${1:-}" in

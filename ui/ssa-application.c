@@ -19,6 +19,13 @@ static const GOptionEntry option_entries[] = {
       "Project file to open or create (default: stablesam-project.json in the images' folder)", "FILE" },
     { "model", 0, 0, G_OPTION_ARG_FILENAME, NULL, "Model file (default: $STABLESAM_MODEL, then the cache)", "FILE" },
     { "plugin", 0, 0, G_OPTION_ARG_FILENAME, NULL, "Stable-SAM plugin file, or 'none'", "FILE" },
+    { "gt", 0, 0, G_OPTION_ARG_FILENAME, NULL,
+      "NoC session on a data set with ground truth (SET/images, SET/masks/ID_K.png)", "SET" },
+    { "noc-report", 0, 0, G_OPTION_ARG_FILENAME, NULL,
+      "NoC report (JSON; the CSV goes next to it; resumed if it exists; default SET/stablesam-noc.json)", "FILE" },
+    { "noc-mode", 0, 0, G_OPTION_ARG_STRING, NULL,
+      "NoC modes: sam, stable or both (each object in both modes, shuffled; default with a plugin)", "MODE" },
+    { "noc-seed", 0, 0, G_OPTION_ARG_INT64, NULL, "Seed of the NoC order (default: from the clock)", "N" },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, NULL, NULL, "[DIR | IMAGE...]" },
     { NULL }
 };
@@ -54,12 +61,18 @@ ssa_application_command_line(GApplication *app, GApplicationCommandLine *cmdline
 {
     SsaApplication *self = SSA_APPLICATION(app);
     GVariantDict *options = g_application_command_line_get_options_dict(cmdline);
-    const char *project = NULL, *model = NULL, *plugin = NULL;
+    const char *project = NULL, *model = NULL, *plugin = NULL, *gt = NULL, *noc_report = NULL,
+               *noc_mode = NULL;
+    gint64 noc_seed = -1;
     g_autofree const char **rest = NULL;
     g_variant_dict_lookup(options, "project", "^&ay", &project);
     g_variant_dict_lookup(options, "model", "^&ay", &model);
     g_variant_dict_lookup(options, "plugin", "^&ay", &plugin);
     g_variant_dict_lookup(options, G_OPTION_REMAINING, "^a&ay", &rest);
+    g_variant_dict_lookup(options, "gt", "^&ay", &gt);
+    g_variant_dict_lookup(options, "noc-report", "^&ay", &noc_report);
+    g_variant_dict_lookup(options, "noc-mode", "&s", &noc_mode);
+    g_variant_dict_lookup(options, "noc-seed", "x", &noc_seed);
 
     if (!ssa_application_get_settings(self))
         return 1;
@@ -87,9 +100,42 @@ ssa_application_command_line(GApplication *app, GApplicationCommandLine *cmdline
         plugin_path = ssa_plugin_path(plugin);
     }
 
+    g_autoptr(GError) error = NULL;
+    if (gt) {
+        g_autoptr(GFile) gt_file = g_application_command_line_create_file_for_arg(cmdline, gt);
+        g_autoptr(GFile) report_file =
+            noc_report ? g_application_command_line_create_file_for_arg(cmdline, noc_report) : NULL;
+        if (!g_file_test(g_file_peek_path(gt_file), G_FILE_TEST_IS_DIR)) {
+            g_application_command_line_printerr(cmdline, "stablesam-annotate: %s: --gt needs a data set folder\n", gt);
+            return 1;
+        }
+        /* DIR, if given, must be the set or its images folder: the images come from the set */
+        g_autoptr(GFile) images = g_file_get_child(gt_file, "images");
+        for (guint i = 0; i < files->len; i++) {
+            if (!g_file_equal(files->pdata[i], gt_file) && !g_file_equal(files->pdata[i], images)) {
+                g_application_command_line_printerr(cmdline,
+                    "stablesam-annotate: %s: with --gt the images are the set's (%s/images)\n",
+                    rest[i], gt);
+                return 1;
+            }
+        }
+        if (!noc_mode)
+            noc_mode = plugin_path ? "both" : "sam";
+        guint64 seed = noc_seed >= 0 ? (guint64)noc_seed : (guint64)g_get_real_time();
+        SsaWindow *window = ssa_window_new(self, model_path, plugin_path);
+        if (!ssa_window_start_noc(window, g_file_peek_path(gt_file),
+                                  report_file ? g_file_peek_path(report_file) : NULL, noc_mode, seed,
+                                  &error)) {
+            /* a bad data set or report: one line, no window */
+            g_application_command_line_printerr(cmdline, "stablesam-annotate: %s\n", error->message);
+            gtk_window_destroy(GTK_WINDOW(window));
+            return 1;
+        }
+        gtk_window_present(GTK_WINDOW(window));
+        return 0;
+    }
     SsaWindow *window = ssa_window_new(self, model_path, plugin_path);
     gtk_window_present(GTK_WINDOW(window));
-    g_autoptr(GError) error = NULL;
     if (!ssa_window_open(window, (GFile **)files->pdata, files->len,
                          project_file ? g_file_peek_path(project_file) : NULL, &error))
         ssa_window_show_error(window, error->message);

@@ -193,7 +193,8 @@ act_accept(GtkWidget *widget, const char *name, GVariant *param)
 static void
 act_clear_prompt(GtkWidget *widget, const char *name, GVariant *param)
 {
-    ssa_window_clear_prompt(SSA_WINDOW(widget));
+    if (!ssa_window_noc_restart(SSA_WINDOW(widget)))
+        ssa_window_clear_prompt(SSA_WINDOW(widget));
 }
 
 static void
@@ -292,7 +293,8 @@ ssa_window_update_actions(SsaWindow *self)
     int n = has_doc ? (int)ssa_document_get_n_images(self->document) : 0;
     gtk_widget_action_set_enabled(w, "win.undo", has_doc && ssa_document_can_undo(self->document));
     gtk_widget_action_set_enabled(w, "win.redo", has_doc && ssa_document_can_redo(self->document));
-    gtk_widget_action_set_enabled(w, "win.accept", has_image && self->prediction != NULL);
+    gtk_widget_action_set_enabled(w, "win.accept",
+                                  ssa_window_noc_active(self) || (has_image && self->prediction != NULL));
     gtk_widget_action_set_enabled(w, "win.next-image", has_image && self->image_index + 1 < n);
     gtk_widget_action_set_enabled(w, "win.prev-image", has_image && self->image_index > 0);
     gtk_widget_action_set_enabled(w, "win.export-coco", has_doc);
@@ -328,6 +330,7 @@ ssa_window_class_init_actions(GtkWidgetClass *wc)
     gtk_widget_class_install_property_action(wc, "win.mode", "mode");
     gtk_widget_class_install_property_action(wc, "win.compare", "compare");
     gtk_widget_class_install_property_action(wc, "win.show-circles", "show-circles");
+    gtk_widget_class_install_property_action(wc, "win.drift-panel", "drift-panel");
 
 }
 
@@ -354,6 +357,8 @@ ssa_window_add_key_shortcuts(SsaWindow *self, GtkWidget *content)
         { GDK_KEY_m, "win.toggle-mode" },
         { GDK_KEY_c, "win.show-circles" },
         { GDK_KEY_v, "win.compare" },
+        { GDK_KEY_i, "win.drift-panel" },
+        { GDK_KEY_n, "win.accept" },
     };
     GtkEventController *ctl = gtk_shortcut_controller_new();
     gtk_event_controller_set_propagation_phase(ctl, GTK_PHASE_BUBBLE);

@@ -8,6 +8,8 @@
 
 G_BEGIN_DECLS
 
+typedef struct _SsaNocState SsaNocState;
+
 #define SSA_PROJECT_BASENAME "stablesam-project.json"
 
 struct _SsaWindow {
@@ -35,6 +37,13 @@ struct _SsaWindow {
     GtkAdjustment *opacity_adjustment;
     GtkAdjustment *k_adjustment;
     GtkSwitch *circles_switch;
+    GtkRevealer *noc_revealer;
+    GtkLabel *noc_label;
+    GtkLabel *noc_iou_label;
+    GtkRevealer *drift_revealer;
+    GtkLabel *drift_label;
+    GtkLabel *drift_note_label;
+    GtkWidget *side_box;
 
     /* borrowed references */
     GSettings *settings;          /* the application's */
@@ -54,6 +63,7 @@ struct _SsaWindow {
     GHashTable *thumbnails;       /* path -> GdkTexture */
     GPtrArray *image_count_labels;/* GtkLabel per image row (owned refs, NULL holes) */
     char *model_path, *plugin_path;
+    SsaNocState *noc;             /* the NoC session (--gt), or NULL */
 
     /* state */
     int image_index;              /* index shown, -1 for none */
@@ -68,6 +78,7 @@ struct _SsaWindow {
     char *mode;                   /* "sam" | "stable" (property, bound to settings) */
     gboolean compare;
     gboolean show_circles;
+    gboolean drift_panel;
 };
 
 /* ssa-window.c */
@@ -101,6 +112,20 @@ void ssa_window_update_image_count(SsaWindow *self, int index);
 SsaCategory *ssa_window_ensure_category(SsaWindow *self);
 GdkRGBA ssa_rgba_to_gdk(SsaRgba c);
 SsaRgba ssa_rgba_from_gdk(const GdkRGBA *c);
+
+/* ssa-window-noc.c: the NoC session (clicks counted against ground truth) and the
+ * attention-drift panel. The ssa_window_noc_* hooks return TRUE when NoC mode handled the event. */
+gboolean ssa_window_noc_active(SsaWindow *self);
+gboolean ssa_window_noc_click(SsaWindow *self, double x, double y, int label);
+gboolean ssa_window_noc_request(SsaWindow *self);
+void ssa_window_noc_prediction(SsaWindow *self, const SsaPrediction *pred);
+void ssa_window_noc_prediction_failed(SsaWindow *self, guint generation);
+gboolean ssa_window_noc_next(SsaWindow *self);
+gboolean ssa_window_noc_restart(SsaWindow *self);
+void ssa_window_noc_embedding_ready(SsaWindow *self);
+void ssa_window_noc_add_canvas_objects(SsaWindow *self, GArray *objects);
+void ssa_window_noc_free(SsaWindow *self);
+void ssa_window_update_drift(SsaWindow *self);
 
 G_END_DECLS
 #endif

@@ -12,7 +12,7 @@
 #include <math.h>
 #include <string.h>
 
-enum { PROP_0, PROP_MODE, PROP_COMPARE, PROP_SHOW_CIRCLES, N_PROPS };
+enum { PROP_0, PROP_MODE, PROP_COMPARE, PROP_SHOW_CIRCLES, PROP_DRIFT_PANEL, N_PROPS };
 static GParamSpec *props[N_PROPS];
 
 G_DEFINE_FINAL_TYPE(SsaWindow, ssa_window, GTK_TYPE_APPLICATION_WINDOW)
@@ -71,7 +71,9 @@ ssa_window_update_status(SsaWindow *self)
     else if (self->image_index >= 0 && !self->embedding)
         g_string_append(s, "  ·  encoding…");
     else if (self->embedding && ssa_prompt_is_empty_ui(self->prompt))
-        g_string_append(s, "  ·  drag a box or click the object; Enter accepts");
+        g_string_append(s, ssa_window_noc_active(self)
+                               ? "  ·  NoC: click the object (right or Shift+click: background)"
+                               : "  ·  drag a box or click the object; Enter accepts");
     if (g_strcmp0(self->mode, "stable") == 0 && self->model_ready &&
         !ssa_worker_has_plugin(self->worker))
         g_string_append(s, "  ·  no Stable-SAM plugin: SAM mode");
@@ -171,6 +173,7 @@ show_prediction(SsaWindow *self)
     ssa_canvas_set_prompt(self->canvas, self->prompt);
     ssa_canvas_set_prompt(self->compare_canvas, self->prompt);
     ssa_window_update_status(self);
+    ssa_window_update_drift(self);
 }
 
 void
@@ -189,6 +192,8 @@ ssa_window_clear_prompt(SsaWindow *self)
 void
 ssa_window_request_prediction(SsaWindow *self)
 {
+    if (ssa_window_noc_request(self))
+        return;
     if (ssa_prompt_is_empty_ui(self->prompt)) {
         ssa_window_clear_prompt(self);
         return;
@@ -245,6 +250,7 @@ on_prediction(SsaWorker *worker, SsaPrediction *pred, SsaWindow *self)
         self->pending_generation = 0;
     g_debug("prediction %u shown: %s iou %.4f in %.1f ms", pred->generation,
             mode_name(pred->results[0].mode), pred->results[0].iou_pred, pred->results[0].ms);
+    ssa_window_noc_prediction(self, pred);
     show_prediction(self);
     ssa_window_update_actions(self);
 }
@@ -253,6 +259,7 @@ static void
 on_prediction_failed(SsaWorker *worker, guint generation, const char *message, SsaWindow *self)
 {
     self->pending_generation = 0;
+    ssa_window_noc_prediction_failed(self, generation);
     ssa_window_show_error(self, message);
 }
 
@@ -262,6 +269,10 @@ on_box_drag(SsaCanvas *canvas, double x0, double y0, double x1, double y1, gbool
 {
     if (!self->texture)
         return;
+    if (ssa_window_noc_active(self)) {
+        gtk_label_set_text(self->status_label, "NoC mode counts clicks: click the object (right or Shift+click: background).");
+        return;
+    }
     if (!self->box_dragging) {
         /* a new box starts a new prompt */
         g_clear_pointer(&self->prompt, ssa_prompt_free);
@@ -283,6 +294,8 @@ on_point_click(SsaCanvas *canvas, double x, double y, int label, SsaWindow *self
 {
     if (!self->texture)
         return;
+    if (ssa_window_noc_click(self, x, y, label))
+        return;
     ssa_prompt_add_point(self->prompt, (float)x, (float)y, label);
     g_debug("prompt point %.1f,%.1f label %d", x, y, label);
     ssa_window_request_prediction(self);
@@ -291,6 +304,8 @@ on_point_click(SsaCanvas *canvas, double x, double y, int label, SsaWindow *self
 void
 ssa_window_accept(SsaWindow *self)
 {
+    if (ssa_window_noc_next(self))
+        return;
     if (!self->document || self->image_index < 0)
         return;
     if (!self->prediction) {
@@ -351,6 +366,7 @@ ssa_window_refresh_objects(SsaWindow *self)
             g_array_append_val(objs, co);
         }
     }
+    ssa_window_noc_add_canvas_objects(self, objs);
     ssa_canvas_set_objects(self->canvas, (SsaCanvasObject *)objs->data, objs->len);
     ssa_canvas_set_objects(self->compare_canvas, (SsaCanvasObject *)objs->data, objs->len);
     if (self->image_index >= 0)
@@ -418,6 +434,7 @@ encode_done(GObject *source, GAsyncResult *result, gpointer user_data)
     self->embedding = ssa_embedding_ref(emb);
     g_debug("embedding ready for %s", emb->path);
     ssa_window_update_status(self);
+    ssa_window_noc_embedding_ready(self);
     if (self->predict_pending)
         ssa_window_request_prediction(self);
     start_prefetch(self);
@@ -431,7 +448,9 @@ start_encode(SsaWindow *self)
     SsaEmbedding *emb = ssa_worker_lookup_embedding(self->worker, self->image_path);
     if (emb) {
         self->embedding = emb;
+        g_debug("embedding ready for %s (memory cache)", emb->path);
         ssa_window_update_status(self);
+        ssa_window_noc_embedding_ready(self);
         start_prefetch(self);
         return;
     }
@@ -744,6 +763,7 @@ ssa_window_get_property(GObject *object, guint id, GValue *value, GParamSpec *ps
     case PROP_MODE: g_value_set_string(value, self->mode); break;
     case PROP_COMPARE: g_value_set_boolean(value, self->compare); break;
     case PROP_SHOW_CIRCLES: g_value_set_boolean(value, self->show_circles); break;
+    case PROP_DRIFT_PANEL: g_value_set_boolean(value, self->drift_panel); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
     }
 }
@@ -773,6 +793,15 @@ ssa_window_set_property(GObject *object, guint id, const GValue *value, GParamSp
         if (self->show_circles == g_value_get_boolean(value))
             return;
         self->show_circles = g_value_get_boolean(value);
+        break;
+    case PROP_DRIFT_PANEL:
+        if (self->drift_panel == g_value_get_boolean(value))
+            return;
+        self->drift_panel = g_value_get_boolean(value);
+        gtk_revealer_set_reveal_child(self->drift_revealer, self->drift_panel);
+        if (self->drift_panel) /* both modes' circles side by side */
+            g_object_set(object, "compare", TRUE, "show-circles", TRUE, NULL);
+        ssa_window_update_drift(self);
         break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
@@ -888,6 +917,7 @@ static void
 ssa_window_finalize(GObject *object)
 {
     SsaWindow *self = SSA_WINDOW(object);
+    ssa_window_noc_free(self);
     g_clear_object(&self->image_cancellable);
     g_clear_object(&self->prefetch_cancellable);
     g_clear_object(&self->document);
@@ -925,6 +955,8 @@ ssa_window_class_init(SsaWindowClass *klass)
         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
     props[PROP_SHOW_CIRCLES] = g_param_spec_boolean("show-circles", NULL, NULL, FALSE,
         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+    props[PROP_DRIFT_PANEL] = g_param_spec_boolean("drift-panel", NULL, NULL, FALSE,
+        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
     g_object_class_install_properties(object_class, N_PROPS, props);
 
     g_type_ensure(SSA_TYPE_CANVAS);
@@ -950,6 +982,13 @@ ssa_window_class_init(SsaWindowClass *klass)
     gtk_widget_class_bind_template_child(widget_class, SsaWindow, opacity_adjustment);
     gtk_widget_class_bind_template_child(widget_class, SsaWindow, k_adjustment);
     gtk_widget_class_bind_template_child(widget_class, SsaWindow, circles_switch);
+    gtk_widget_class_bind_template_child(widget_class, SsaWindow, noc_revealer);
+    gtk_widget_class_bind_template_child(widget_class, SsaWindow, noc_label);
+    gtk_widget_class_bind_template_child(widget_class, SsaWindow, noc_iou_label);
+    gtk_widget_class_bind_template_child(widget_class, SsaWindow, drift_revealer);
+    gtk_widget_class_bind_template_child(widget_class, SsaWindow, drift_label);
+    gtk_widget_class_bind_template_child(widget_class, SsaWindow, drift_note_label);
+    gtk_widget_class_bind_template_child(widget_class, SsaWindow, side_box);
 
     ssa_window_class_init_actions(widget_class);
 }

@@ -16,6 +16,12 @@ SsaWindow *ssa_window_new(SsaApplication *app, const char *model_path, const cha
  * Without a project, the project is DIR/stablesam-project.json (resumed if it exists). */
 gboolean ssa_window_open(SsaWindow *self, GFile **files, guint n_files, const char *project_path,
                          GError **error);
+/* NoC mode (docs/NOC.md): every object of the data set `gt_dir` (DESIGN §9 layout) in `modes`
+ * ("sam", "stable" or "both"; both = each object in both modes, in an order shuffled with
+ * `seed`), clicks counted against the ground truth, rows written to `report_path` (.json; the
+ * .csv next to it; NULL = gt_dir/stablesam-noc.json). An existing report is resumed. */
+gboolean ssa_window_start_noc(SsaWindow *self, const char *gt_dir, const char *report_path,
+                              const char *modes, guint64 seed, GError **error);
 /* One-line error in the bar above the canvas. */
 void ssa_window_show_error(SsaWindow *self, const char *message);
 

@@ -45,6 +45,8 @@ typedef struct {
     int n;
     double iou[MAX_DRAWS], biou[MAX_DRAWS]; /* ratios */
     double st;                              /* ratio, NAN if one draw */
+    double alpha1[2];                       /* DRP α₁ (deformable share) per block, mean over
+                                               the draws (0 in SAM mode) */
 } ProtoResult;
 
 typedef struct {
@@ -56,7 +58,7 @@ typedef struct {
 
 /* sums over objects for the aggregates */
 typedef struct {
-    double miou, mbiou, st;
+    double miou, mbiou, st, alpha1[2];
     int n, n_st;
 } ProtoAgg;
 
@@ -213,6 +215,7 @@ static int run_protocol(Eval *ev, int p, const ProtoPrompts *pp, const uint8_t *
     memset(uni, 0, npx);
     double area_sum = 0;
     r->n = 0;
+    r->alpha1[0] = r->alpha1[1] = 0;
     for (int d = 0; d < pp->n; d++) {
         ss_prompt pr = {0};
         if (proto_points[p] == 0) {
@@ -236,8 +239,12 @@ static int run_protocol(Eval *ev, int p, const ProtoPrompts *pp, const uint8_t *
         for (size_t i = 0; i < npx; i++)
             uni[i] |= m[i] != 0;
         area_sum += (double)ss_mask_area(m, ev->width, ev->height);
+        for (int b = 0; b < 2; b++)
+            r->alpha1[b] += ev->res.alpha[b][0];
         r->n++;
     }
+    for (int b = 0; b < 2 && r->n; b++)
+        r->alpha1[b] /= r->n;
     uint64_t nu = ss_mask_area(uni, ev->width, ev->height);
     r->st = r->n < 2 ? NAN : nu == 0 ? 1.0 : area_sum / r->n / (double)nu;
     return SS_OK;
@@ -461,6 +468,30 @@ static gboolean write_markdown(const Eval *ev, const SsaDataset *ds, ProtoAgg ag
         }
         g_string_append(s, "\n");
     }
+    for (int mi = 0; mi < ev->n_modes; mi++) {
+        if (ev->modes[mi] != SS_MODE_STABLE)
+            continue;
+        g_string_append(s, "\nDRP α₁ (share of the deformable features), Stable-SAM, mean over objects "
+                           "and draws, block 0 / block 1:\n\n|");
+        for (int p = 0; p < P_COUNT; p++)
+            if (ev->do_proto[p])
+                g_string_append_printf(s, " %s |", proto_label[p]);
+        g_string_append(s, "\n|");
+        for (int p = 0; p < P_COUNT; p++)
+            if (ev->do_proto[p])
+                g_string_append(s, "---|");
+        g_string_append(s, "\n|");
+        for (int p = 0; p < P_COUNT; p++) {
+            if (!ev->do_proto[p])
+                continue;
+            const ProtoAgg *a = &agg[mi][p];
+            if (a->n)
+                g_string_append_printf(s, " %.3f / %.3f |", a->alpha1[0] / a->n, a->alpha1[1] / a->n);
+            else
+                g_string_append(s, " – |");
+        }
+        g_string_append(s, "\n");
+    }
     if (ev->do_noc) {
         g_string_append(s, "\nmIoU after k clicks:\n\n| mode |");
         int ks[] = {1, 2, 3, 5, 10, 15, 20};
@@ -479,10 +510,17 @@ static gboolean write_markdown(const Eval *ev, const SsaDataset *ds, ProtoAgg ag
                     g_string_append_printf(s, " %.1f |", noc[mi].n ? noc[mi].miou_at[ks[i] - 1] / noc[mi].n : 0.0);
             g_string_append(s, "\n");
         }
-        g_string_append(s, "\n![mIoU vs clicks](noc_miou.png)\n");
+        g_autofree char *np = g_build_filename(ev->out, "noc_miou.png", NULL);
+        if (g_file_test(np, G_FILE_TEST_EXISTS))
+            g_string_append(s, "\n![mIoU vs clicks](noc_miou.png)\n");
     }
-    g_string_append(s, "\n![mIoU per prompt type](miou_per_prompt.png)\n\n"
-                       "![ST per prompt type](st_per_prompt.png)\n");
+    static const char *const plots[][2] = { { "mIoU per prompt type", "miou_per_prompt.png" },
+                                            { "ST per prompt type", "st_per_prompt.png" } };
+    for (guint i = 0; i < G_N_ELEMENTS(plots); i++) {
+        g_autofree char *pp = g_build_filename(ev->out, plots[i][1], NULL);
+        if (g_file_test(pp, G_FILE_TEST_EXISTS))
+            g_string_append_printf(s, "\n![%s](%s)\n", plots[i][0], plots[i][1]);
+    }
     if (problems->len) {
         g_string_append_printf(s, "\n## Problems (%u)\n\n", problems->len);
         for (guint i = 0; i < problems->len; i++)
@@ -501,6 +539,12 @@ static void write_plots(const Eval *ev, ProtoAgg agg[2][P_COUNT], NocAgg noc[2])
     double curve[2][SS_NOC_MAX_CLICKS], mi[2][P_COUNT], st[2][P_COUNT];
     const char *labels[P_COUNT], *st_labels[P_COUNT];
     int np = 0, nst = 0;
+    /* plots of an earlier run in the same folder would be linked from results.md as if new */
+    static const char *const names[] = { "noc_miou.png", "miou_per_prompt.png", "st_per_prompt.png" };
+    for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+        g_autofree char *old = g_build_filename(ev->out, names[i], NULL);
+        g_remove(old);
+    }
     for (int p = 0; p < P_COUNT; p++) {
         if (ev->do_proto[p])
             labels[np++] = proto_label[p];
@@ -733,6 +777,8 @@ int ssa_cmd_eval(int argc, char **argv)
                         }
                         oa->miou = 100 * si / pres[p].n;
                         oa->mbiou = 100 * sb / pres[p].n;
+                        oa->alpha1[0] = pres[p].alpha1[0];
+                        oa->alpha1[1] = pres[p].alpha1[1];
                         oa->n = 1;
                         if (!isnan(pres[p].st)) {
                             oa->st = 100 * pres[p].st;
@@ -744,6 +790,8 @@ int ssa_cmd_eval(int argc, char **argv)
                     json_object_object_add(jp, "biou", jarr(pres[p].biou, pres[p].n, 100, 3));
                     if (!isnan(pres[p].st))
                         json_object_object_add(jp, "st", jnum(100 * pres[p].st, 3));
+                    if (ev->cur_mode == SS_MODE_STABLE && pres[p].n)
+                        json_object_object_add(jp, "alpha1", jarr(pres[p].alpha1, 2, 1, 4));
                     json_object_object_add(jm, proto_key[p], jp);
                 }
                 if (!failed && ev->do_noc) {
@@ -762,6 +810,15 @@ int ssa_cmd_eval(int argc, char **argv)
                         r->noc90 = ss_noc_clicks_to(ns, 0.90);
                         json_object *jn = json_object_new_object();
                         json_object_object_add(jn, "iou", jarr(r->iou, ev->max_clicks, 100, 3));
+                        /* the same, unrounded (0..1, %.17g): lets the GUI's NoC session be
+                           checked bit for bit */
+                        json_object *jx = json_object_new_array();
+                        for (int k = 0; k < ev->max_clicks; k++) {
+                            char b[32];
+                            snprintf(b, sizeof b, "%.17g", r->iou[k]);
+                            json_object_array_add(jx, json_object_new_double_s(r->iou[k], b));
+                        }
+                        json_object_object_add(jn, "iou_exact", jx);
                         json_object *jc = json_object_new_array();
                         for (int k = 0; k < ev->max_clicks && r->clicks[k].label >= 0; k++)
                             json_object_array_add(jc, jpoint(&r->clicks[k]));
@@ -792,6 +849,8 @@ int ssa_cmd_eval(int argc, char **argv)
                     agg[mi][p].miou += o->miou;
                     agg[mi][p].mbiou += o->mbiou;
                     agg[mi][p].st += o->st;
+                    agg[mi][p].alpha1[0] += o->alpha1[0];
+                    agg[mi][p].alpha1[1] += o->alpha1[1];
                     agg[mi][p].n += o->n;
                     agg[mi][p].n_st += o->n_st;
                 }
@@ -842,6 +901,10 @@ int ssa_cmd_eval(int argc, char **argv)
             json_object_object_add(jp, "miou", a->n ? jnum(a->miou / a->n, 3) : NULL);
             json_object_object_add(jp, "mbiou", a->n ? jnum(a->mbiou / a->n, 3) : NULL);
             json_object_object_add(jp, "st", a->n_st ? jnum(a->st / a->n_st, 3) : NULL);
+            if (ev->modes[mi] == SS_MODE_STABLE && a->n) {
+                double al[2] = {a->alpha1[0] / a->n, a->alpha1[1] / a->n};
+                json_object_object_add(jp, "alpha1", jarr(al, 2, 1, 4));
+            }
             json_object_object_add(jp, "n", json_object_new_int(a->n));
             json_object_object_add(jm, proto_key[p], jp);
         }
@@ -880,12 +943,12 @@ int ssa_cmd_eval(int argc, char **argv)
         g_clear_error(&error);
         rc = 1;
     }
+    write_plots(ev, agg, noc); /* first: results.md links only the plots that exist */
     if (!write_markdown(ev, ds, agg, noc, problems, n_done, secs, &error)) {
         fprintf(stderr, "stablesam: %s\n", error->message);
         g_clear_error(&error);
         rc = 1;
     }
-    write_plots(ev, agg, noc);
     json_object_put(root);
     fprintf(stderr, "eval: %d of %d objects evaluated in %.0f s (%d problems) -> %s\n", n_done,
             n_total, secs, problems->len, ev->out);

@@ -1,5 +1,6 @@
 /* test_noc.c — the NoC loop with a fake predictor: clicks, feedback of the previous low-res
- * logits, IoU per click, NoC thresholds, early exact prediction, human-click sessions. */
+ * logits, IoU per click, NoC thresholds, early exact prediction, human-click sessions, the
+ * begin/finish step API the GUI uses (same prompts and IoUs as the loop). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,6 +125,76 @@ int main(void)
     TAP_OK(ss_noc_add(s, sug, gt, &v, err, sizeof err) == SS_OK, "second add");
     TAP_OK(ss_noc_add(s, sug, gt, &v, err, sizeof err) == SS_ERR_STATE, "third add refused");
     ss_noc_free(s);
+
+    /* the step API (the GUI's path): the simulator's clicks replayed by hand through
+       begin -> predict -> finish give the same prompts, mask inputs and IoUs as ss_noc_run */
+    fake r1 = {.gt = gt, .prev_ok = 1, .exact_after = 99};
+    s1 = ss_noc_new(gt, NULL, W, H, 20, err, sizeof err);
+    ss_noc_run(s1, &p, fake_predict, &r1, err, sizeof err);
+    fake r2 = {.gt = gt, .prev_ok = 1, .exact_after = 99};
+    s2 = ss_noc_new(gt, NULL, W, H, 20, err, sizeof err);
+    uint8_t *mask = malloc(W * H);
+    float *lr = malloc(sizeof(float) * SS_LOWRES_SIDE * SS_LOWRES_SIDE);
+    int same_sug = 1, prompts_ok = 1, all_ok = 1, n_real = 0;
+    while (n_real < 20 && ss_noc_clicks(s1)[n_real].label >= 0)
+        n_real++;
+    for (int i = 0; i < n_real; i++) {
+        ss_point want = ss_noc_clicks(s1)[i], got;
+        if (ss_noc_suggest(s2, i ? mask : NULL, &got, err, sizeof err) != SS_OK ||
+            got.x != want.x || got.y != want.y || got.label != want.label)
+            same_sug = 0;
+        ss_prompt pr;
+        all_ok &= ss_noc_begin(s2, want, &pr, err, sizeof err) == SS_OK;
+        prompts_ok &= pr.n_points == i + 1 && !pr.has_box && (i == 0) == (pr.mask_input == NULL) &&
+                      memcmp(pr.points, ss_noc_clicks(s1), sizeof(ss_point) * (i + 1)) == 0;
+        all_ok &= fake_predict(&r2, pr.points, pr.n_points, pr.mask_input, mask, lr, err,
+                               sizeof err) == SS_OK;
+        double v2;
+        all_ok &= ss_noc_finish(s2, mask, lr, 0.25 * i, &v2, err, sizeof err) == SS_OK &&
+                  v2 == ss_noc_ious(s1)[i];
+    }
+    TAP_OK(n_real >= 4 && all_ok && r2.prev_null_first && r2.prev_ok,
+           "step API: %d clicks, logits fed back", n_real);
+    ss_point none;
+    TAP_OK(ss_noc_suggest(s2, mask, &none, err, sizeof err) == SS_ERR_INPUT,
+           "step API: nothing left to click where the loop stopped clicking");
+    TAP_OK(same_sug, "step API: suggestions = the simulator's clicks");
+    TAP_OK(prompts_ok, "step API: prompts = every click so far, mask input from click 2 on");
+    TAP_OK(memcmp(ss_noc_ious(s1), ss_noc_ious(s2), sizeof(double) * n_real) == 0,
+           "step API: bit-identical IoUs");
+    TAP_OK(ss_noc_seconds(s2)[3] == 0.75 && ss_noc_seconds(s1)[3] == 0.0, "seconds stored as given");
+    TAP_OK(ss_noc_reached(s2, 1.01) == 0 && ss_noc_reached(s2, 0.2) == ss_noc_clicks_to(s2, 0.2),
+           "reached: 0 when never, else clicks_to");
+    ss_noc_free(s1);
+    ss_noc_free(s2);
+    ss_prompt pr;
+    ss_point c0 = {1, 1, 1};
+    s = ss_noc_new(gt, NULL, W, H, 1, err, sizeof err);
+    ss_noc_begin(s, c0, &pr, err, sizeof err);
+    ss_noc_finish(s, gt, NULL, 0, NULL, err, sizeof err);
+    TAP_OK(ss_noc_begin(s, c0, &pr, err, sizeof err) == SS_ERR_STATE, "begin after max clicks refused");
+    ss_noc_free(s);
+
+    s = ss_noc_new(gt, NULL, W, H, 5, err, sizeof err);
+    TAP_OK(ss_noc_finish(s, gt, NULL, 0, NULL, err, sizeof err) == SS_ERR_STATE,
+           "finish without a pending click refused");
+    ss_point bad[] = {{-1, 3, 1}, {W, 3, 1}, {3, H, 0}, {3, 3, 2}, {0.0f / 0.0f, 3, 1}};
+    int bad_ok = 1;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        bad_ok &= ss_noc_begin(s, bad[i], &pr, err, sizeof err) == SS_ERR_INPUT;
+    TAP_OK(bad_ok, "clicks outside the image / bad labels refused: %s", err);
+    TAP_OK(ss_noc_begin(s, c0, &pr, err, sizeof err) == SS_OK && ss_noc_pending(s), "begin");
+    TAP_OK(ss_noc_begin(s, c0, &pr, err, sizeof err) == SS_ERR_STATE, "second pending click refused");
+    ss_noc_cancel(s);
+    TAP_OK(!ss_noc_pending(s) && ss_noc_n_clicks(s) == 0, "cancel drops the pending click");
+    ss_noc_set_feed_back(s, 0);
+    ss_noc_begin(s, c0, &pr, err, sizeof err);
+    ss_noc_finish(s, gt, lr, 0, NULL, err, sizeof err);
+    ss_noc_begin(s, c0, &pr, err, sizeof err);
+    TAP_OK(pr.mask_input == NULL && pr.n_points == 2, "feed-back off: no mask input");
+    ss_noc_free(s);
+    free(mask);
+    free(lr);
     TAP_OK(ss_noc_new(gt, NULL, W, H, SS_NOC_MAX_CLICKS + 1, err, sizeof err) == NULL,
            "too many clicks refused: %s", err);
     free(gt);

