@@ -4,7 +4,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 MESON_OPTS ?=
 
-.PHONY: all deps deps-test build model samples run test test-asan bench clean
+.PHONY: all deps deps-test build model samples run test test-asan bench fuzz clean
 
 all: build
 
@@ -52,6 +52,13 @@ test-asan:
 bench: build model
 	bash bench/compare.sh
 	bash bench/rss.sh
+
+# One libFuzzer target for a while (clang, ASan + UBSan build in build-fuzz), e.g.
+# `make fuzz TARGET=project SECONDS=600`. TARGET: weights plugin model rle image project coco dataset.
+TARGET ?= project
+SECONDS ?= 120
+fuzz:
+	bash scripts/fuzz.sh $(TARGET) $(SECONDS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

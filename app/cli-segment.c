@@ -215,6 +215,8 @@ int ssa_cmd_segment(int argc, char **argv)
         fprintf(stderr, "stablesam: %s: %s\n", a.image, err);
         goto out;
     }
+    if (!a.viz)
+        ssa_image_drop_pixels(img); /* only the size is needed from here on */
     const ss_timings *et = ss_state_timings(state);
     double enc_ms = et->encoder_ms, pre_ms = et->preprocess_ms;
     ss_prompt prompt = {.has_box = a.has_box,

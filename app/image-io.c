@@ -6,19 +6,53 @@
 #include <gdk-pixbuf/gdk-pixbuf.h>
 #include <string.h>
 
-#define SSA_DEFAULT_MAX_PIXELS G_GINT64_CONSTANT(100000000)
+
+/* gdk-pixbuf's BMP loader allocates its header buffer from sizes read from the file (the DIB
+ * header size, the offset of the pixels), up to 4 GB, before it checks anything, even for
+ * gdk_pixbuf_get_file_info (found by fuzz-image): refuse BMP files whose header size is none of
+ * the BMP / OS/2 versions or whose pixel offset lies past the end of the file. FALSE = do not
+ * pass it on. */
+static guint32 le32(const guint8 *p)
+{
+    return (guint32)p[0] | (guint32)p[1] << 8 | (guint32)p[2] << 16 | (guint32)p[3] << 24;
+}
+
+static gboolean bmp_header_sane(const char *path)
+{
+    guint8 h[18];
+    FILE *f = fopen(path, "rb");
+    if (!f) return TRUE; /* the loader will say what is wrong */
+    size_t n = fread(h, 1, sizeof h, f);
+    long len = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    fclose(f);
+    if (n < 2 || h[0] != 'B' || h[1] != 'M') return TRUE;
+    if (n < sizeof h || len < 0) return FALSE;
+    guint32 off = le32(h + 10), dib = le32(h + 14);
+    gboolean known = dib == 12 || dib == 16 || dib == 40 || dib == 52 || dib == 56 || dib == 64 ||
+                     dib == 108 || dib == 124;
+    return known && off <= (guint64)len;
+}
+
+gboolean ssa_image_file_sane(const char *path)
+{
+    return bmp_header_sane(path);
+}
 
 SsaImage *ssa_image_load(const char *path, gint64 max_pixels, GError **error)
 {
     g_return_val_if_fail(path != NULL, NULL);
-    if (max_pixels <= 0) max_pixels = SSA_DEFAULT_MAX_PIXELS;
+    if (max_pixels <= 0) max_pixels = SSA_IMAGE_MAX_PIXELS;
     int w = 0, h = 0;
-    /* Header first: refuse absurd sizes before decoding anything. */
-    GdkPixbufFormat *fmt = gdk_pixbuf_get_file_info(path, &w, &h);
     if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: no such file", path);
         return NULL;
     }
+    if (!bmp_header_sane(path)) {
+        g_set_error(error, GDK_PIXBUF_ERROR, GDK_PIXBUF_ERROR_CORRUPT_IMAGE, "%s: not a readable image (bad BMP header)", path);
+        return NULL;
+    }
+    /* Header first: refuse absurd sizes before decoding anything. */
+    GdkPixbufFormat *fmt = gdk_pixbuf_get_file_info(path, &w, &h);
     if (!fmt || w <= 0 || h <= 0) {
         g_set_error(error, GDK_PIXBUF_ERROR, GDK_PIXBUF_ERROR_UNKNOWN_TYPE, "%s: not a readable image", path);
         return NULL;
@@ -32,8 +66,13 @@ SsaImage *ssa_image_load(const char *path, gint64 max_pixels, GError **error)
     GError *local = NULL;
     g_autoptr(GdkPixbuf) pb = gdk_pixbuf_new_from_file(path, &local);
     if (!pb) {
-        g_set_error(error, GDK_PIXBUF_ERROR, GDK_PIXBUF_ERROR_CORRUPT_IMAGE, "%s: %s", path,
-                    local ? local->message : "cannot decode image");
+        /* gdk-pixbuf says 'Failed to load image “PATH”: WHY': the path is said once, first */
+        const char *why = local ? local->message : "";
+        const char *cut = strstr(why, "\u201d: ");
+        if (cut)
+            why = cut + strlen("\u201d: ");
+        g_set_error(error, GDK_PIXBUF_ERROR, GDK_PIXBUF_ERROR_CORRUPT_IMAGE, "%s: cannot decode the image%s%s",
+                    path, *why ? ": " : "", why);
         g_clear_error(&local);
         return NULL;
     }
@@ -42,23 +81,20 @@ SsaImage *ssa_image_load(const char *path, gint64 max_pixels, GError **error)
         g_set_error(error, GDK_PIXBUF_ERROR, GDK_PIXBUF_ERROR_UNKNOWN_TYPE, "%s: unsupported pixel format", path);
         return NULL;
     }
+    /* pack the rows in place (RGB or RGBA with padded rows -> packed RGB): each byte moves to
+     * the same or a lower address, and in increasing order, so nothing is overwritten early */
     SsaImage *img = g_new0(SsaImage, 1);
     img->width = gdk_pixbuf_get_width(pb);
     img->height = gdk_pixbuf_get_height(pb);
     img->stride = img->width * 3;
-    img->rgb = g_try_malloc((gsize)img->stride * img->height);
-    if (!img->rgb) {
-        g_free(img);
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOMEM, "%s: out of memory", path);
-        return NULL;
-    }
-    const guint8 *src = gdk_pixbuf_read_pixels(pb);
-    int rs = gdk_pixbuf_get_rowstride(pb);
+    guint8 *px = gdk_pixbuf_get_pixels(pb);
+    gsize rs = (gsize)gdk_pixbuf_get_rowstride(pb);
     for (int y = 0; y < img->height; y++) {
-        const guint8 *s = src + (gsize)y * rs;
-        guint8 *d = img->rgb + (gsize)y * img->stride;
+        const guint8 *s = px + (gsize)y * rs;
+        guint8 *d = px + (gsize)y * img->stride;
         if (nc == 3) {
-            memcpy(d, s, (gsize)img->width * 3);
+            if (d != s)
+                memmove(d, s, (gsize)img->width * 3);
         } else {
             for (int x = 0; x < img->width; x++) {
                 d[x * 3] = s[x * nc];
@@ -67,14 +103,29 @@ SsaImage *ssa_image_load(const char *path, gint64 max_pixels, GError **error)
             }
         }
     }
+    img->rgb = px;
+    img->owner = g_steal_pointer(&pb);
     return img;
 }
 
 void ssa_image_free(SsaImage *img)
 {
     if (!img) return;
-    g_free(img->rgb);
+    if (img->owner)
+        g_object_unref(img->owner);
+    else
+        g_free(img->rgb);
     g_free(img);
+}
+
+void ssa_image_drop_pixels(SsaImage *img)
+{
+    if (!img) return;
+    if (img->owner)
+        g_clear_object((GdkPixbuf **)&img->owner);
+    else
+        g_free(img->rgb);
+    img->rgb = NULL;
 }
 
 static cairo_status_t append_bytes(void *closure, const unsigned char *data, unsigned int len)

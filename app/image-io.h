@@ -5,15 +5,26 @@
 #include <glib.h>
 #include <stdint.h>
 
+/* Default limit of ssa_image_load (100 MP: 300 MB of RGB). */
+#define SSA_IMAGE_MAX_PIXELS G_GINT64_CONSTANT(100000000)
+
 typedef struct {
     int width, height, stride; /* stride = bytes per row (3 * width, packed) */
-    uint8_t *rgb;              /* owned, g_free */
+    uint8_t *rgb;              /* owned: g_free, or inside `owner` */
+    /*< private >*/
+    void *owner;               /* NULL, or the GdkPixbuf whose pixel buffer `rgb` is */
 } SsaImage;
 
 /* Loads PNG/JPEG/... (alpha dropped, no EXIF rotation, as SAM's reference).
- * Refuses images larger than max_pixels (0 = 100 MP) with a clear message. */
+ * Refuses images larger than max_pixels (0 = 100 MP) with a clear message. The pixels are
+ * packed in place in the decoder's buffer (one copy of the image in memory, not two). */
 SsaImage *ssa_image_load(const char *path, gint64 max_pixels, GError **error);
 void ssa_image_free(SsaImage *img);
+/* FALSE for files the system's image loaders must not see (a BMP header that makes gdk-pixbuf
+ * allocate gigabytes). ssa_image_load checks it; callers of gdk-pixbuf directly should too. */
+gboolean ssa_image_file_sane(const char *path);
+/* Frees the pixels, keeps the size (rgb = NULL): once encoded, big images need not stay. */
+void ssa_image_drop_pixels(SsaImage *img);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SsaImage, ssa_image_free)
 
 /* 8-bit grey PNG, 0 / 255 from a 0/1 mask (atomic write). */

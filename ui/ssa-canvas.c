@@ -23,6 +23,7 @@ struct _SsaCanvas {
 
     /* owned references */
     GdkTexture *image;
+    int image_w, image_h;   /* the image's size (the texture may be a downscaled copy) */
     GdkTexture *objects_layer; /* composited accepted objects, or NULL */
     GdkTexture *mask_layer;    /* current mask, or NULL */
     guint8 *mask;              /* copy of the current mask (to rebuild on opacity change) */
@@ -71,7 +72,7 @@ fit_view(SsaCanvas *self)
     int h = gtk_widget_get_height(GTK_WIDGET(self));
     if (!self->image || w <= 0 || h <= 0)
         return;
-    int iw = gdk_texture_get_width(self->image), ih = gdk_texture_get_height(self->image);
+    int iw = self->image_w, ih = self->image_h;
     double z = MIN((double)w / iw, (double)h / ih);
     double ox = (w - iw * z) / 2.0, oy = (h - ih * z) / 2.0;
     gboolean changed = z != self->zoom || ox != self->off_x || oy != self->off_y;
@@ -149,13 +150,13 @@ ssa_canvas_get_zoom(SsaCanvas *self)
 int
 ssa_canvas_get_image_width(SsaCanvas *self)
 {
-    return self->image ? gdk_texture_get_width(self->image) : 0;
+    return self->image ? self->image_w : 0;
 }
 
 int
 ssa_canvas_get_image_height(SsaCanvas *self)
 {
-    return self->image ? gdk_texture_get_height(self->image) : 0;
+    return self->image ? self->image_h : 0;
 }
 
 /* ---- layers ----------------------------------------------------------------------------- */
@@ -236,7 +237,7 @@ rebuild_mask_layer(SsaCanvas *self)
     g_clear_object(&self->mask_layer);
     if (!self->mask || !self->image)
         return;
-    int w = gdk_texture_get_width(self->image), h = gdk_texture_get_height(self->image), lw, lh;
+    int w = self->image_w, h = self->image_h, lw, lh;
     layer_size(w, h, &lw, &lh);
     g_autofree guint8 *owned = NULL;
     const guint8 *m = layer_mask(self->mask, w, h, lw, lh, &owned);
@@ -250,8 +251,8 @@ ssa_canvas_set_mask(SsaCanvas *self, const guint8 *mask, int width, int height)
 {
     g_return_if_fail(SSA_IS_CANVAS(self));
     g_clear_pointer(&self->mask, g_free);
-    if (mask && self->image && width == gdk_texture_get_width(self->image) &&
-        height == gdk_texture_get_height(self->image))
+    if (mask && self->image && width == self->image_w &&
+        height == self->image_h)
         self->mask = g_memdup2(mask, (gsize)width * height);
     rebuild_mask_layer(self);
     gtk_widget_queue_draw(GTK_WIDGET(self));
@@ -263,7 +264,7 @@ ssa_canvas_set_objects(SsaCanvas *self, const SsaCanvasObject *objects, guint n_
     g_return_if_fail(SSA_IS_CANVAS(self));
     g_clear_object(&self->objects_layer);
     if (self->image && n_objects > 0) {
-        int w = gdk_texture_get_width(self->image), h = gdk_texture_get_height(self->image), lw, lh;
+        int w = self->image_w, h = self->image_h, lw, lh;
         layer_size(w, h, &lw, &lh);
         guint8 *rgba = g_malloc0((gsize)lw * lh * 4);
         for (guint i = 0; i < n_objects; i++) {
@@ -279,8 +280,18 @@ ssa_canvas_set_objects(SsaCanvas *self, const SsaCanvasObject *objects, guint n_
 void
 ssa_canvas_set_image(SsaCanvas *self, GdkTexture *image)
 {
+    ssa_canvas_set_image_sized(self, image, image ? gdk_texture_get_width(image) : 0,
+                               image ? gdk_texture_get_height(image) : 0);
+}
+
+void
+ssa_canvas_set_image_sized(SsaCanvas *self, GdkTexture *image, int width, int height)
+{
     g_return_if_fail(SSA_IS_CANVAS(self));
+    g_return_if_fail(!image || (width > 0 && height > 0));
     g_set_object(&self->image, image);
+    self->image_w = image ? width : 0;
+    self->image_h = image ? height : 0;
     g_clear_object(&self->objects_layer);
     g_clear_object(&self->mask_layer);
     g_clear_pointer(&self->mask, g_free);
@@ -436,7 +447,7 @@ ssa_canvas_snapshot(GtkWidget *widget, GtkSnapshot *snapshot)
         return;
     if (self->fit)
         fit_view(self);
-    int iw = gdk_texture_get_width(self->image), ih = gdk_texture_get_height(self->image);
+    int iw = self->image_w, ih = self->image_h;
     graphene_rect_t r = GRAPHENE_RECT_INIT(self->off_x, self->off_y, iw * self->zoom, ih * self->zoom);
 
     gtk_snapshot_push_clip(snapshot, &GRAPHENE_RECT_INIT(0, 0, w, h));
@@ -467,8 +478,8 @@ ssa_canvas_size_allocate(GtkWidget *widget, int width, int height, int baseline)
 static void
 clamp_to_image(SsaCanvas *self, double *x, double *y)
 {
-    *x = CLAMP(*x, 0, gdk_texture_get_width(self->image) - 1);
-    *y = CLAMP(*y, 0, gdk_texture_get_height(self->image) - 1);
+    *x = CLAMP(*x, 0, self->image_w - 1);
+    *y = CLAMP(*y, 0, self->image_h - 1);
 }
 
 static void
@@ -555,8 +566,8 @@ on_drag_end(GtkGestureDrag *gesture, double dx, double dy, SsaCanvas *self)
     } else if (kind == DRAG_PENDING) {
         double ix, iy;
         ssa_canvas_widget_to_image(self, self->drag_x0, self->drag_y0, &ix, &iy);
-        if (ix < 0 || iy < 0 || ix >= gdk_texture_get_width(self->image) ||
-            iy >= gdk_texture_get_height(self->image))
+        if (ix < 0 || iy < 0 || ix >= self->image_w ||
+            iy >= self->image_h)
             return;
         GdkModifierType mods = gtk_event_controller_get_current_event_state(GTK_EVENT_CONTROLLER(gesture));
         int label = (self->drag_button == GDK_BUTTON_SECONDARY || (mods & GDK_SHIFT_MASK)) ? 0 : 1;

@@ -21,6 +21,9 @@ typedef struct {
 GtkWidget *ssa_canvas_new(void);
 /* The image (NULL clears everything). Resets the view to "fit". */
 void ssa_canvas_set_image(SsaCanvas *self, GdkTexture *image);
+/* The image is width x height pixels; `image` may be a smaller copy (drawn scaled up).
+ * Coordinates, masks and prompts are in the full size. */
+void ssa_canvas_set_image_sized(SsaCanvas *self, GdkTexture *image, int width, int height);
 int ssa_canvas_get_image_width(SsaCanvas *self);
 int ssa_canvas_get_image_height(SsaCanvas *self);
 /* The prompt being built (copied; NULL = none). */

@@ -33,6 +33,34 @@ export_coco(SsaWindow *self, const char *path, SsaCocoFlags flags)
     gtk_label_set_text(self->status_label, msg);
 }
 
+gboolean
+ssa_window_open_project(SsaWindow *self, const char *path)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(SsaDocument) doc = ssa_document_new_from_file(path, &error);
+    if (!doc) {
+        ssa_window_show_error(self, error->message); /* the open document stays as it is */
+        return FALSE;
+    }
+    ssa_window_set_document(self, doc, path);
+    return TRUE;
+}
+
+gboolean
+ssa_window_import_coco(SsaWindow *self, const char *path)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(SsaDocument) doc = ssa_coco_import(path, NULL, &error);
+    if (!doc) {
+        ssa_window_show_error(self, error->message);
+        return FALSE;
+    }
+    g_autofree char *dir = g_path_get_dirname(path);
+    g_autofree char *project = g_build_filename(dir, SSA_PROJECT_BASENAME, NULL);
+    ssa_window_set_document(self, doc, g_file_test(project, G_FILE_TEST_EXISTS) ? NULL : project);
+    return TRUE;
+}
+
 static void
 on_chooser_response(GtkNativeDialog *dialog, int response, gpointer user_data)
 {
@@ -49,14 +77,9 @@ on_chooser_response(GtkNativeDialog *dialog, int response, gpointer user_data)
             if (!ssa_window_open(self, &file, 1, NULL, &error))
                 ssa_window_show_error(self, error->message);
             break;
-        case CHOOSE_OPEN_PROJECT: {
-            g_autoptr(SsaDocument) doc = ssa_document_new_from_file(path, &error);
-            if (doc)
-                ssa_window_set_document(self, doc, path);
-            else
-                ssa_window_show_error(self, error->message);
+        case CHOOSE_OPEN_PROJECT:
+            ssa_window_open_project(self, path);
             break;
-        }
         case CHOOSE_SAVE_PROJECT:
             if (!ssa_document_save(self->document, path, &error))
                 ssa_window_show_error(self, error->message);
@@ -69,17 +92,9 @@ on_chooser_response(GtkNativeDialog *dialog, int response, gpointer user_data)
         case CHOOSE_EXPORT_COCO_POLYGONS:
             export_coco(self, path, SSA_COCO_FLAGS_POLYGONS);
             break;
-        case CHOOSE_IMPORT_COCO: {
-            g_autoptr(SsaDocument) doc = ssa_coco_import(path, NULL, &error);
-            if (!doc) {
-                ssa_window_show_error(self, error->message);
-                break;
-            }
-            g_autofree char *dir = g_path_get_dirname(path);
-            g_autofree char *project = g_build_filename(dir, SSA_PROJECT_BASENAME, NULL);
-            ssa_window_set_document(self, doc, g_file_test(project, G_FILE_TEST_EXISTS) ? NULL : project);
+        case CHOOSE_IMPORT_COCO:
+            ssa_window_import_coco(self, path);
             break;
-        }
         }
     }
     gtk_native_dialog_destroy(dialog);

@@ -3,6 +3,7 @@
  * are GtkListBoxes bound to the document's GListModels. */
 #define G_LOG_DOMAIN "ssa-window"
 #include "ssa-window-private.h"
+#include "image-io.h"
 
 #define THUMB_W 72
 #define THUMB_H 54
@@ -43,8 +44,19 @@ thumb_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *can
 {
     const ThumbData *d = task_data;
     GError *error = NULL;
+    int w = 0, h = 0;
+    /* the loader decodes the whole image before scaling: no thumbnail for what the window
+     * refuses to open anyway (its message says why) */
+    if (!ssa_image_file_sane(d->path) ||
+        (gdk_pixbuf_get_file_info(d->path, &w, &h) && (gint64)w * h > SSA_IMAGE_MAX_PIXELS)) {
+        g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "%s: too large", d->path);
+        return;
+    }
+    gboolean big = ssa_big_decode_lock(d->path);
     g_autoptr(GdkPixbuf) pb = gdk_pixbuf_new_from_file_at_scale(d->path, THUMB_W * 2, THUMB_H * 2,
                                                                 TRUE, &error);
+    if (big)
+        ssa_big_decode_unlock();
     if (!pb) {
         g_task_return_error(task, error);
         return;

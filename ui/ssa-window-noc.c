@@ -340,8 +340,8 @@ void
 ssa_window_noc_add_canvas_objects(SsaWindow *self, GArray *objects)
 {
     SsaNocState *n = self->noc;
-    if (!n || !n->gt || !self->texture || gdk_texture_get_width(self->texture) != n->width ||
-        gdk_texture_get_height(self->texture) != n->height)
+    if (!n || !n->gt || !self->texture || ssa_canvas_get_image_width(self->canvas) != n->width ||
+        ssa_canvas_get_image_height(self->canvas) != n->height)
         return;
     SsaCanvasObject co = { .mask = n->gt, .color = { 0.2, 0.9, 0.3, 1.0 }, .selected = TRUE };
     g_array_append_val(objects, co);

@@ -71,6 +71,7 @@ struct _SsaWindow {
     gint64 selected_object;       /* 0 = none */
     gboolean model_ready;
     gboolean model_failed;
+    gboolean image_failed;        /* the current image could not be loaded (message shown) */
     gboolean predict_pending;     /* a prompt waits for the embedding */
     gboolean box_dragging;        /* a box drag is in progress: the first event replaces the prompt */
     guint pending_generation;     /* generation of the newest request in flight, 0 = none */
@@ -82,6 +83,10 @@ struct _SsaWindow {
 
 /* ssa-window.c */
 void ssa_window_set_document(SsaWindow *self, SsaDocument *document, const char *default_project_path);
+/* Open a project / import a COCO file as the new document. On failure: FALSE, the one-line
+ * error (naming the file) in the window's message bar, and the current document untouched. */
+gboolean ssa_window_open_project(SsaWindow *self, const char *path);
+gboolean ssa_window_import_coco(SsaWindow *self, const char *path);
 void ssa_window_go_to_image(SsaWindow *self, int index);
 void ssa_window_clear_prompt(SsaWindow *self);
 void ssa_window_accept(SsaWindow *self);

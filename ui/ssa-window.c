@@ -57,12 +57,14 @@ ssa_window_update_status(SsaWindow *self)
         g_autofree char *base = g_path_get_basename(self->image_path);
         g_string_append_printf(s, "%d/%u  %s", self->image_index + 1, n, base);
         if (self->texture)
-            g_string_append_printf(s, "  %d×%d", gdk_texture_get_width(self->texture),
-                                   gdk_texture_get_height(self->texture));
+            g_string_append_printf(s, "  %d×%d", ssa_canvas_get_image_width(self->canvas),
+                                   ssa_canvas_get_image_height(self->canvas));
     } else if (n == 0) {
         g_string_append(s, "Open a folder of images (Ctrl+O)");
     }
-    if (self->model_failed)
+    if (self->image_failed)
+        g_string_append(s, "  ·  this image cannot be shown (see the message above)");
+    else if (self->model_failed)
         g_string_append(s, "  ·  no model: prompts are disabled");
     else if (!self->model_ready)
         g_string_append(s, "  ·  loading the model…");
@@ -343,7 +345,7 @@ ssa_window_refresh_objects(SsaWindow *self)
     g_autoptr(GArray) objs = g_array_new(FALSE, TRUE, sizeof(SsaCanvasObject));
     g_autoptr(GPtrArray) masks = g_ptr_array_new_with_free_func(g_free);
     if (entry && self->texture) {
-        int tw = gdk_texture_get_width(self->texture), th = gdk_texture_get_height(self->texture);
+        int tw = ssa_canvas_get_image_width(self->canvas), th = ssa_canvas_get_image_height(self->canvas);
         GListModel *model = ssa_image_entry_get_objects(entry);
         guint n = g_list_model_get_n_items(model);
         for (guint i = 0; i < n; i++) {
@@ -465,7 +467,8 @@ static void
 texture_done(GObject *source, GAsyncResult *result, gpointer user_data)
 {
     g_autoptr(GError) error = NULL;
-    g_autoptr(GdkTexture) tex = ssa_worker_load_texture_finish(SSA_WORKER(source), result, &error);
+    int w = 0, h = 0;
+    g_autoptr(GdkTexture) tex = ssa_worker_load_texture_finish(SSA_WORKER(source), result, &w, &h, &error);
     if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return;
     GTask *task = G_TASK(result);
@@ -473,13 +476,14 @@ texture_done(GObject *source, GAsyncResult *result, gpointer user_data)
         return;
     SsaWindow *self = SSA_WINDOW(user_data);
     if (!tex) {
+        self->image_failed = TRUE;
         ssa_window_show_error(self, error->message);
+        ssa_window_update_status(self);
         return;
     }
     g_set_object(&self->texture, tex);
-    ssa_canvas_set_image(self->canvas, tex);
-    ssa_canvas_set_image(self->compare_canvas, tex);
-    int w = gdk_texture_get_width(tex), h = gdk_texture_get_height(tex);
+    ssa_canvas_set_image_sized(self->canvas, tex, w, h);
+    ssa_canvas_set_image_sized(self->compare_canvas, tex, w, h);
     SsaImageEntry *entry = ssa_document_get_image(self->document, (guint)self->image_index);
     if (entry && ssa_image_entry_get_width(entry) == 0) {
         g_autoptr(GError) e2 = NULL;
@@ -514,6 +518,7 @@ load_current_image(SsaWindow *self)
     g_clear_pointer(&self->embedding, ssa_embedding_unref);
     g_clear_object(&self->texture);
     g_clear_pointer(&self->image_path, g_free);
+    self->image_failed = FALSE;
     self->image_index = entry ? index : -1;
     self->selected_object = 0;
     ssa_canvas_set_image(self->canvas, NULL);

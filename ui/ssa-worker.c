@@ -209,21 +209,79 @@ ssa_worker_get_model_hash(SsaWorker *self)
 
 /* ---- textures --------------------------------------------------------------------------- */
 
+static GMutex big_decode_mutex;
+
+gboolean
+ssa_big_decode_lock(const char *path)
+{
+    int w = 0, h = 0;
+    if (!ssa_image_file_sane(path) || !gdk_pixbuf_get_file_info(path, &w, &h) || (gint64)w * h <= 16000000)
+        return FALSE;
+    g_mutex_lock(&big_decode_mutex);
+    return TRUE;
+}
+
+void
+ssa_big_decode_unlock(void)
+{
+    g_mutex_unlock(&big_decode_mutex);
+}
+
+typedef struct {
+    GdkTexture *texture;
+    int width, height; /* the image's size; the texture is smaller for big images */
+} TextureResult;
+
+static void
+texture_result_free(TextureResult *r)
+{
+    g_clear_object(&r->texture);
+    g_free(r);
+}
+
 static void
 load_texture_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
     GError *error = NULL;
-    SsaImage *img = ssa_image_load(task_data, 0, &error);
-    if (!img) {
-        g_task_return_error(task, error);
-        return;
+    const char *path = task_data;
+    TextureResult *r = g_new0(TextureResult, 1);
+    int w = 0, h = 0;
+    gboolean big = ssa_big_decode_lock(path);
+    if (ssa_image_file_sane(path) && gdk_pixbuf_get_file_info(path, &w, &h) &&
+        (gint64)w * h <= SSA_IMAGE_MAX_PIXELS &&
+        MAX(w, h) > SSA_DISPLAY_MAX_SIDE) {
+        /* big image: a downscaled copy for the screen (full-size RGB + the renderer's copy of
+         * it would be 7 bytes a pixel); masks and prompts stay in full-size pixels */
+        double s = (double)SSA_DISPLAY_MAX_SIDE / MAX(w, h);
+        g_autoptr(GdkPixbuf) pb = gdk_pixbuf_new_from_file_at_scale(path, MAX(1, (int)(w * s + 0.5)),
+                                                                    MAX(1, (int)(h * s + 0.5)), FALSE, NULL);
+        if (pb && gdk_pixbuf_get_bits_per_sample(pb) == 8) {
+            r->texture = gdk_texture_new_for_pixbuf(pb);
+            r->width = w;
+            r->height = h;
+            g_debug("%s: %dx%d shown at %dx%d", path, w, h, gdk_pixbuf_get_width(pb), gdk_pixbuf_get_height(pb));
+        }
     }
-    GBytes *bytes = g_bytes_new_with_free_func(img->rgb, (gsize)img->stride * img->height,
-                                               (GDestroyNotify)ssa_image_free, img);
-    GdkTexture *tex = gdk_memory_texture_new(img->width, img->height, GDK_MEMORY_R8G8B8, bytes,
-                                             img->stride);
-    g_bytes_unref(bytes);
-    g_task_return_pointer(task, tex, g_object_unref);
+    if (!r->texture) {
+        SsaImage *img = ssa_image_load(path, 0, &error);
+        if (!img) {
+            if (big)
+                ssa_big_decode_unlock();
+            texture_result_free(r);
+            g_task_return_error(task, error);
+            return;
+        }
+        GBytes *bytes = g_bytes_new_with_free_func(img->rgb, (gsize)img->stride * img->height,
+                                                   (GDestroyNotify)ssa_image_free, img);
+        r->width = img->width;
+        r->height = img->height;
+        r->texture = gdk_memory_texture_new(img->width, img->height, GDK_MEMORY_R8G8B8, bytes,
+                                            img->stride);
+        g_bytes_unref(bytes);
+    }
+    if (big)
+        ssa_big_decode_unlock();
+    g_task_return_pointer(task, r, (GDestroyNotify)texture_result_free);
 }
 
 void
@@ -237,10 +295,20 @@ ssa_worker_load_texture_async(SsaWorker *self, const char *path, GCancellable *c
 }
 
 GdkTexture *
-ssa_worker_load_texture_finish(SsaWorker *self, GAsyncResult *result, GError **error)
+ssa_worker_load_texture_finish(SsaWorker *self, GAsyncResult *result, int *width, int *height,
+                               GError **error)
 {
     g_return_val_if_fail(g_task_is_valid(result, self), NULL);
-    return g_task_propagate_pointer(G_TASK(result), error);
+    TextureResult *r = g_task_propagate_pointer(G_TASK(result), error);
+    if (!r)
+        return NULL;
+    if (width)
+        *width = r->width;
+    if (height)
+        *height = r->height;
+    GdkTexture *tex = g_steal_pointer(&r->texture);
+    texture_result_free(r);
+    return tex;
 }
 
 /* ---- memory cache ----------------------------------------------------------------------- */
@@ -306,6 +374,20 @@ encode_job_cmp(gconstpointer a, gconstpointer b, gpointer user_data)
     return ja->seq < jb->seq ? -1 : ja->seq > jb->seq;
 }
 
+/* Runs `func(data)` on the worker's main context, always from that context's own dispatch.
+ * (Not g_main_context_invoke: when no thread owns the context at that moment, it calls `func`
+ * at once in the calling thread, so signals would be emitted on a worker thread.) */
+static void
+post_to_main(SsaWorker *self, GSourceFunc func, gpointer data)
+{
+    GSource *source = g_idle_source_new();
+    g_source_set_priority(source, G_PRIORITY_DEFAULT);
+    g_source_set_callback(source, func, data, NULL);
+    g_source_set_static_name(source, "[stablesam] worker result");
+    g_source_attach(source, self->main_ctx);
+    g_source_unref(source);
+}
+
 typedef struct {
     GWeakRef worker;
     char *path;
@@ -332,7 +414,7 @@ post_progress(SsaWorker *self, EncodeJob *job, double fraction)
     g_weak_ref_init(&msg->worker, self);
     msg->path = g_strdup(job->path);
     msg->fraction = fraction;
-    g_main_context_invoke(self->main_ctx, emit_progress_idle, msg);
+    post_to_main(self, emit_progress_idle, msg);
 }
 
 /* Abort callback of ss_encode: doubles as the progress tick (called between blocks). */
@@ -390,7 +472,10 @@ encode_in_thread(SsaWorker *self, EncodeJob *job, GError **error)
             g_debug("%s: %s (re-encoding)", cache, err);
     }
     if (!from_cache) {
+        gboolean big = ssa_big_decode_lock(job->path);
         img = ssa_image_load(job->path, 0, error);
+        if (big)
+            ssa_big_decode_unlock();
         if (!img)
             return NULL;
         job->expected = g_atomic_int_get(&self->encode_calls_expected);
@@ -542,21 +627,21 @@ decode_pool_func(gpointer data, gpointer user_data)
 
     if (decode_job_stale(job)) {
         g_debug("skipped stale request %u", job->generation);
-        g_main_context_invoke(self->main_ctx, deliver_prediction_idle, job);
+        post_to_main(self, deliver_prediction_idle, job);
         return;
     }
     ThreadCtx *ctx = thread_ctx(self, &error);
     if (!ctx) {
         job->error = g_strdup(error->message);
         g_error_free(error);
-        g_main_context_invoke(self->main_ctx, deliver_prediction_idle, job);
+        post_to_main(self, deliver_prediction_idle, job);
         return;
     }
     if (ctx->emb != job->emb) {
         if (ss_set_embedding(ctx->state, job->emb->data, job->emb->width, job->emb->height, err,
                              sizeof err) != SS_OK) {
             job->error = g_strdup_printf("%s: %s", job->emb->path, err);
-            g_main_context_invoke(self->main_ctx, deliver_prediction_idle, job);
+            post_to_main(self, deliver_prediction_idle, job);
             return;
         }
         g_clear_pointer(&ctx->emb, ssa_embedding_unref);
@@ -605,7 +690,7 @@ decode_pool_func(gpointer data, gpointer user_data)
         ssa_prediction_free(pred);
     if (!job->pred && !job->error)
         g_debug("request %u went stale while decoding", job->generation);
-    g_main_context_invoke(self->main_ctx, deliver_prediction_idle, job);
+    post_to_main(self, deliver_prediction_idle, job);
 }
 
 guint

@@ -68,10 +68,20 @@ gboolean ssa_worker_has_model(SsaWorker *self);
 gboolean ssa_worker_has_plugin(SsaWorker *self);
 const char *ssa_worker_get_model_hash(SsaWorker *self); /* NULL without a model */
 
-/* Loads an image for display (same decoder as the engine's input: ssa_image_load). */
+/* Loads an image for display (same decoder as the engine's input: ssa_image_load). Images with
+ * a side above SSA_DISPLAY_MAX_SIDE come as a downscaled texture; width / height (nullable)
+ * get the image's real size. */
+#define SSA_DISPLAY_MAX_SIDE 4096
+/* Decoding an image above 16 MP holds its whole RGB for a moment (the loaders decode before
+ * they scale): the display, thumbnail and encoder loads of such images take this lock so
+ * that only one of those buffers exists at a time. Returns whether it was taken (unlock
+ * with ssa_big_decode_unlock only then). */
+gboolean ssa_big_decode_lock(const char *path);
+void ssa_big_decode_unlock(void);
 void ssa_worker_load_texture_async(SsaWorker *self, const char *path, GCancellable *cancellable,
                                    GAsyncReadyCallback callback, gpointer user_data);
-GdkTexture *ssa_worker_load_texture_finish(SsaWorker *self, GAsyncResult *result, GError **error);
+GdkTexture *ssa_worker_load_texture_finish(SsaWorker *self, GAsyncResult *result, int *width,
+                                           int *height, GError **error);
 
 /* Encodes `path` (memory cache, then disk cache, then the encoder). Prefetches run after
  * every non-prefetch job. Progress: the "encode-progress" signal (path, fraction 0..1). */

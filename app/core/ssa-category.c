@@ -94,9 +94,9 @@ ssa_category_data_from_json (json_object *o, const char *where, GError **error)
       !ssa_json_get_string (o, "color", FALSE, &color, where, error) ||
       !ssa_json_get_string (o, "supercategory", FALSE, &super, where, error))
     return NULL;
-  if (id <= 0)
+  if (id <= 0 || id > SSA_MAX_ID)
     {
-      g_set_error (error, SSA_DOCUMENT_ERROR, SSA_DOCUMENT_ERROR_INVALID, "%s: \"id\" must be > 0", where);
+      g_set_error (error, SSA_DOCUMENT_ERROR, SSA_DOCUMENT_ERROR_INVALID, "%s: \"id\" must be 1..2^53", where);
       return NULL;
     }
   if (color != NULL && !ssa_rgba_parse (color, &c))

@@ -451,7 +451,7 @@ import_data (const char *data, gsize length, const char *name, const char *image
           !ssa_json_get_int (im, "width", TRUE, &w, where, error) ||
           !ssa_json_get_int (im, "height", TRUE, &h, where, error))
         goto out;
-      if (id <= 0 || w <= 0 || h <= 0 || w > 100000 || h > 100000 || file[0] == '\0')
+      if (id <= 0 || id > SSA_MAX_ID || w <= 0 || h <= 0 || w > 100000 || h > 100000 || file[0] == '\0')
         {
           invalid (error, where, "\"id\", \"width\" and \"height\" must be > 0 and \"file_name\" non-empty");
           goto out;
@@ -498,9 +498,9 @@ import_data (const char *data, gsize length, const char *name, const char *image
           !ssa_json_get_int (a, "category_id", TRUE, &cat, where, error) ||
           !ssa_json_get_int (a, "iscrowd", FALSE, &iscrowd, where, error))
         goto out;
-      if (id <= 0 || (iscrowd != 0 && iscrowd != 1))
+      if (id <= 0 || id > SSA_MAX_ID || (iscrowd != 0 && iscrowd != 1))
         {
-          invalid (error, where, "\"id\" must be > 0 and \"iscrowd\" 0 or 1");
+          invalid (error, where, "\"id\" must be 1..2^53 and \"iscrowd\" 0 or 1");
           goto out;
         }
       index = GPOINTER_TO_UINT (g_hash_table_lookup (image_ids, &image_id));

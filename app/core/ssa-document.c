@@ -476,7 +476,7 @@ ssa_document_add_image (SsaDocument *self, const char *path, int width, int heig
   if ((existing = g_hash_table_lookup (self->images_by_path, abs)) != NULL)
     return existing;
   n = ssa_document_get_n_images (self);
-  if (id <= 0 || g_hash_table_contains (self->image_ids, &id))
+  if (id <= 0 || id > SSA_MAX_ID || g_hash_table_contains (self->image_ids, &id))
     id = self->max_image_id + 1;
   self->max_image_id = MAX (self->max_image_id, id);
   g_hash_table_add (self->image_ids, g_memdup2 (&id, sizeof id));
@@ -807,7 +807,7 @@ ssa_document_add_category (SsaDocument *self, gint64 id, const char *name, SsaRg
       g_autoptr(SsaCategory) c = g_list_model_get_item (G_LIST_MODEL (self->categories), i);
       max_id = MAX (max_id, ssa_category_get_id (c));
     }
-  if (id < 0 || (id > 0 && find_category (self, id, NULL) != NULL))
+  if (id < 0 || id > SSA_MAX_ID || (id > 0 && find_category (self, id, NULL) != NULL))
     {
       g_set_error (error, SSA_DOCUMENT_ERROR, SSA_DOCUMENT_ERROR_INVALID,
                    "category id %" G_GINT64_FORMAT " is already used", id);

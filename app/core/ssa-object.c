@@ -368,10 +368,10 @@ ssa_object_data_from_json (json_object *o, const char *where, GError **error)
       !ssa_json_get_bool (o, "visible", FALSE, &visible, where, error) ||
       !ssa_json_get_int (o, "iscrowd", FALSE, &iscrowd, where, error))
     return NULL;
-  if (id <= 0 || cat <= 0 || (iscrowd != 0 && iscrowd != 1))
+  if (id <= 0 || id > SSA_MAX_ID || cat <= 0 || cat > SSA_MAX_ID || (iscrowd != 0 && iscrowd != 1))
     {
       g_set_error (error, SSA_DOCUMENT_ERROR, SSA_DOCUMENT_ERROR_INVALID,
-                   "%s: \"id\" and \"category_id\" must be > 0 and \"iscrowd\" 0 or 1", where);
+                   "%s: \"id\" and \"category_id\" must be 1..2^53 and \"iscrowd\" 0 or 1", where);
       return NULL;
     }
   if (!json_object_object_get_ex (o, "rle", &rle) || !json_object_is_type (rle, json_type_object) ||

@@ -210,7 +210,7 @@ parse_project (const char *data, gsize length, const char *name, const char *bas
           !ssa_json_get_int (im, "height", FALSE, &h, where, error) ||
           !ssa_json_get_string (im, "hash", FALSE, &hash, where, error))
         goto out;
-      if (file[0] == '\0' || id <= 0 || w < 0 || h < 0 || w > MAX_IMAGE_SIDE || h > MAX_IMAGE_SIDE ||
+      if (file[0] == '\0' || id <= 0 || id > SSA_MAX_ID || w < 0 || h < 0 || w > MAX_IMAGE_SIDE || h > MAX_IMAGE_SIDE ||
           (w == 0) != (h == 0))
         {
           g_set_error (error, SSA_DOCUMENT_ERROR, SSA_DOCUMENT_ERROR_INVALID,
@@ -271,6 +271,12 @@ parse_project (const char *data, gsize length, const char *name, const char *bas
     {
       g_set_error (error, SSA_DOCUMENT_ERROR, SSA_DOCUMENT_ERROR_INVALID,
                    "%s: \"current_image\" %" G_GINT64_FORMAT " is not an image index", name, current);
+      goto out;
+    }
+  if (next_id < 1 || next_id > SSA_MAX_ID)
+    {
+      g_set_error (error, SSA_DOCUMENT_ERROR, SSA_DOCUMENT_ERROR_INVALID,
+                   "%s: \"next_object_id\" must be 1..2^53", name);
       goto out;
     }
   if (undo_limit < 0 || undo_limit > G_MAXINT32)

@@ -18,6 +18,10 @@ typedef struct _SsaImageEntry SsaImageEntry;
 /* Errors of the document layer. Messages are one line and start with the file they are about
  * ("project.json: images[2].objects[0]: \"rle\" is missing"). I/O failures use G_IO_ERROR
  * / G_FILE_ERROR codes with the same message style. */
+/* Largest id of an image, category or object (2^53: exact as a JSON number in every reader;
+ * files with larger ids are refused, so "next id = max + 1" never overflows). */
+#define SSA_MAX_ID (G_GINT64_CONSTANT (1) << 53)
+
 #define SSA_DOCUMENT_ERROR (ssa_document_error_quark ())
 GQuark ssa_document_error_quark (void);
 

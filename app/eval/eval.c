@@ -684,7 +684,7 @@ int ssa_cmd_eval(int argc, char **argv)
            all bad */
         int iw = 0, ih = 0, n_ok = 0;
         uint8_t **gts = g_new0(uint8_t *, n_here), **igns = g_new0(uint8_t *, n_here);
-        if (!gdk_pixbuf_get_file_info(im->path, &iw, &ih)) {
+        if (!ssa_image_file_sane(im->path) || !gdk_pixbuf_get_file_info(im->path, &iw, &ih)) {
             char *msg = g_strdup_printf("%s: not a readable image", im->path);
             fprintf(stderr, "%sstablesam: %s\n", prog.tty ? "\n" : "", msg);
             g_ptr_array_add(problems, msg);

@@ -316,6 +316,11 @@ test_malformed (void)
     "{\"format\": \"stablesam-project\", \"version\": 1, \"categories\": [], \"images\": [], \"history\": {\"undo\": [{\"label\": \"x\", \"commands\": [{\"op\": \"add_category\", \"index\": 0}]}]}}",
     "{\"format\": \"stablesam-project\", \"version\": 1, \"categories\": [], \"images\": [], \"history\": {\"undo\": [{\"label\": \"x\", \"commands\": [{\"op\": \"remove_object\", \"image\": 3, \"index\": 0, \"before\": {\"id\": 1, \"category_id\": 1, \"rle\": {\"size\": [2, 2], \"counts\": \"04\"}}}]}]}}",
     "{\"format\": \"stablesam-project\", \"version\": 1, \"categories\": [], \"images\": [], \"history\": []}",
+    /* ids beyond 2^53 (an object id of INT64_MAX overflowed "next id = max + 1": fuzz-project) */
+    "{\"format\":\"stablesam-project\",\"version\":1,\"categories\":[{\"id\":2,\"name\":\"\"}],\"images\":[{\"id\":1,\"file\":\"n\",\"objects\":[{\"id\":9223372036854775807,\"category_id\":2,\"rle\":{\"size\":[6,8],\"counts\":\"0120300000O11O0000L0\"}}]}]}",
+    "{\"format\": \"stablesam-project\", \"version\": 1, \"categories\": [{\"id\": 9007199254740993, \"name\": \"x\"}], \"images\": []}",
+    "{\"format\": \"stablesam-project\", \"version\": 1, \"categories\": [], \"images\": [{\"id\": 9223372036854775807, \"file\": \"a\"}]}",
+    "{\"format\": \"stablesam-project\", \"version\": 1, \"categories\": [], \"images\": [], \"next_object_id\": 9223372036854775807}",
     /* strings quoted in messages keep them on one line */
     "{\"format\": \"two\\nlines\\r\\u0001\", \"version\": 1, \"categories\": [], \"images\": []}",
     "{\"format\": \"stablesam-project\", \"version\": 1, \"categories\": [{\"id\": 1, \"name\": \"x\", \"color\": \"#\\n\"}], \"images\": []}",

@@ -3,6 +3,8 @@
  *   /canvas/geometry        fit, image<->widget round trip, zoom keeps the centre fixed
  *   /window/no-model        a model that cannot load gives a one-line error, window usable
  *   /window/open-folder     a folder becomes a document (images listed, project path next to them)
+ *   /window/bad-files       a broken image, project or COCO file: one-line message naming the
+ *                           file in the window, the document intact and usable
  *   /window/settings        GSettings drive the window's mode / compare / circles properties
  *   /worker/latest-wins     of 6 queued decodes only the newest is delivered; cancel drops all
  *   /worker/cache           the embedding goes to the disk cache and comes back identical
@@ -96,6 +98,19 @@ test_canvas_geometry(void)
     guint8 small[4] = { 1, 1, 1, 1 };
     ssa_canvas_set_mask(SSA_CANVAS(canvas), small, 2, 2);
     iterate(50);
+    /* a big image shown through a downscaled texture: geometry in full-size pixels */
+    ssa_canvas_set_image_sized(SSA_CANVAS(canvas), tex, 4000, 1000);
+    iterate(100);
+    g_assert_cmpint(ssa_canvas_get_image_width(SSA_CANVAS(canvas)), ==, 4000);
+    g_assert_cmpint(ssa_canvas_get_image_height(SSA_CANVAS(canvas)), ==, 1000);
+    g_assert_cmpfloat_with_epsilon(ssa_canvas_get_zoom(SSA_CANVAS(canvas)), z / 10, 1e-9);
+    ssa_canvas_image_to_widget(SSA_CANVAS(canvas), 2000, 500, &wx, &wy);
+    g_assert_cmpfloat_with_epsilon(wx, w / 2.0, 1e-6);
+    g_assert_cmpfloat_with_epsilon(wy, h / 2.0, 1e-6);
+    g_autofree guint8 *big = g_malloc0(4000 * 1000);
+    memset(big + 4000 * 400, 1, 4000 * 200);
+    ssa_canvas_set_mask(SSA_CANVAS(canvas), big, 4000, 1000);
+    iterate(100);
     gtk_window_destroy(GTK_WINDOW(win));
 }
 
@@ -166,6 +181,115 @@ test_window_open_folder(void)
     g_rmdir(empty);
     gtk_window_destroy(GTK_WINDOW(win));
     g_unlink(project);
+}
+
+static char *
+first_sample(void)
+{
+    g_autoptr(GDir) d = g_dir_open(samples_dir, 0, NULL);
+    const char *name;
+    while (d && (name = g_dir_read_name(d)) != NULL)
+        if (g_str_has_suffix(name, ".png") || g_str_has_suffix(name, ".jpg"))
+            return g_build_filename(samples_dir, name, NULL);
+    return NULL;
+}
+
+static void
+assert_error_names(SsaWindow *win, const char *file)
+{
+    g_assert_true(wait_for(error_shown, win, 10000));
+    const char *msg = gtk_label_get_text(win->error_label);
+    g_test_message("shown: %s", msg);
+    g_assert_nonnull(strstr(msg, file));
+    g_assert_null(strchr(msg, '\n'));
+    gtk_widget_activate_action(GTK_WIDGET(win), "win.dismiss-error", NULL);
+    if (gtk_revealer_get_reveal_child(win->error_revealer))
+        gtk_revealer_set_reveal_child(win->error_revealer, FALSE);
+}
+
+static void
+test_window_bad_files(void)
+{
+    SsaWindow *win = ssa_window_new(app, "/nonexistent/model.safetensors", NULL);
+    gtk_window_present(GTK_WINDOW(win));
+    g_assert_true(wait_for(error_shown, win, 10000)); /* no model: dismissed below */
+    gtk_revealer_set_reveal_child(win->error_revealer, FALSE);
+    g_autofree char *dir = g_dir_make_tmp("ssa-bad-XXXXXX", NULL);
+    g_autofree char *sample = first_sample();
+    g_assert_nonnull(sample);
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    g_assert_true(g_file_get_contents(sample, &data, &len, NULL));
+    g_autofree char *good = g_build_filename(dir, "a-good.png", NULL);
+    g_autofree char *broken = g_build_filename(dir, "b-broken.png", NULL);
+    g_assert_true(g_file_set_contents(good, data, (gssize)len, NULL));
+    g_assert_true(g_file_set_contents(broken, data, MIN((gssize)len, 300), NULL)); /* cut short */
+    g_autofree char *project = g_build_filename(dir, "project.json", NULL);
+    g_autoptr(GFile) gdir = g_file_new_for_path(dir);
+    g_autoptr(GError) error = NULL;
+    g_assert_true(ssa_window_open(win, &gdir, 1, project, &error));
+    g_assert_no_error(error);
+    SsaDocument *doc = win->document;
+    /* wait for the good image, then give the document an object */
+    iterate(500);
+    g_assert_nonnull(win->texture);
+    g_assert_nonnull(ssa_document_add_category(doc, 0, "thing", 0, &error));
+    int w = ssa_image_entry_get_width(ssa_document_get_image(doc, 0));
+    int h = ssa_image_entry_get_height(ssa_document_get_image(doc, 0));
+    g_assert_cmpint(w, >, 0);
+    g_autofree guint8 *mask = g_malloc0((gsize)w * h);
+    memset(mask, 1, (gsize)w * (h / 2));
+    g_assert_nonnull(ssa_document_add_object(doc, 0, 1, mask, w, h, NULL, &error));
+    g_assert_true(ssa_document_flush(doc, &error));
+    g_autofree char *before = NULL;
+    g_assert_true(g_file_get_contents(project, &before, NULL, NULL));
+
+    /* a broken image */
+    ssa_window_go_to_image(win, 1);
+    iterate(300);
+    g_assert_true(win->image_failed);
+    assert_error_names(win, "b-broken.png");
+    g_assert_nonnull(strstr(gtk_label_get_text(win->status_label), "cannot be shown"));
+    ssa_window_go_to_image(win, 0);
+    iterate(300);
+    g_assert_nonnull(win->texture);
+    g_assert_false(win->image_failed);
+
+    /* a project that is not JSON, one with a bad field, a COCO file that is not COCO */
+    static const struct { const char *name, *text; } bad[] = {
+        { "cut.json", "{\"format\": \"stablesam-project\", \"version\": 1, \"categ" },
+        { "badfield.json", "{\"format\": \"stablesam-project\", \"version\": 1, \"categories\": "
+                           "[{\"id\": -4, \"name\": \"x\"}], \"images\": []}" },
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autofree char *p = g_build_filename(dir, bad[i].name, NULL);
+        g_assert_true(g_file_set_contents(p, bad[i].text, -1, NULL));
+        g_assert_false(ssa_window_open_project(win, p));
+        assert_error_names(win, bad[i].name);
+        g_assert_true(win->document == doc);
+    }
+    g_autofree char *coco = g_build_filename(dir, "coco.json", NULL);
+    g_assert_true(g_file_set_contents(coco, "{\"images\": [{\"id\": 1}], \"annotations\": 5}", -1, NULL));
+    g_assert_false(ssa_window_import_coco(win, coco));
+    assert_error_names(win, "coco.json");
+    g_assert_true(win->document == doc);
+    g_autofree char *missing = g_build_filename(dir, "missing.json", NULL);
+    g_assert_false(ssa_window_open_project(win, missing));
+    assert_error_names(win, "missing.json");
+
+    /* still the same document, still usable, its file untouched by the failures */
+    g_autofree char *after = NULL;
+    g_assert_true(g_file_get_contents(project, &after, NULL, NULL));
+    g_assert_cmpstr(after, ==, before);
+    g_assert_cmpuint(ssa_image_entry_get_n_objects(ssa_document_get_image(doc, 0)), ==, 1);
+    g_assert_nonnull(ssa_document_add_object(doc, 0, 1, mask, w, h, NULL, &error));
+    g_assert_cmpuint(ssa_image_entry_get_n_objects(ssa_document_get_image(doc, 0)), ==, 2);
+    g_assert_true(ssa_document_undo(doc));
+    g_assert_cmpuint(ssa_image_entry_get_n_objects(ssa_document_get_image(doc, 0)), ==, 1);
+    g_assert_true(ssa_document_flush(doc, &error));
+    gtk_window_destroy(GTK_WINDOW(win));
+    g_autofree char *rm = g_strdup_printf("rm -rf '%s'", dir);
+    g_assert_cmpint(system(rm), ==, 0);
 }
 
 static void
@@ -376,6 +500,7 @@ main(int argc, char **argv)
     g_test_add_func("/canvas/geometry", test_canvas_geometry);
     g_test_add_func("/window/no-model", test_window_no_model);
     g_test_add_func("/window/open-folder", test_window_open_folder);
+    g_test_add_func("/window/bad-files", test_window_bad_files);
     g_test_add_func("/window/settings", test_window_settings);
     g_test_add_func("/worker/latest-wins", test_worker_latest_wins);
     g_test_add_func("/worker/cache", test_worker_cache);
