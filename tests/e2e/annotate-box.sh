@@ -11,41 +11,18 @@ set -u
 annotate=$1 stablesam=$2 checker=$3 samples=$4 out=$5
 echo "1..6"
 
-model=${STABLESAM_MODEL:-${XDG_CACHE_HOME:-$HOME/.cache}/stablesam/mobilesam.safetensors}
-if [ ! -f "$model" ]; then
-    echo "1..0 # SKIP no model at $model (stablesam fetch-model)"
-    exit 77
-fi
-export STABLESAM_MODEL="$model"
+. "$(dirname "$0")/lib.sh"
+e2e_model
 
 rm -rf "$out"
 mkdir -p "$out/images" "$out/cache"
 "$samples" "$out/images" >/dev/null || { echo "Bail out! samples.sh failed"; exit 1; }
 export XDG_CACHE_HOME="$out/cache"       # a fresh embedding cache: the encoder really runs
-export GSK_RENDERER=cairo GSETTINGS_BACKEND=memory G_MESSAGES_DEBUG=ssa-window,ssa-worker
-export NO_AT_BRIDGE=1 GTK_A11Y=none
+e2e_env
 log="$out/annotate.log"
 image="$out/images/chelsea.png"
 
-fail() {
-    echo "not ok $1 - $2"
-    import -window root "$out/failure.png" 2>/dev/null
-    [ -n "${app_pid:-}" ] && kill "$app_pid" 2>/dev/null
-    echo "# log:"; sed 's/^/#   /' "$log" | tail -40
-    exit 1
-}
 
-# wait_log PATTERN SECONDS: until the log has a line matching PATTERN (grep -E)
-wait_log() {
-    i=0
-    while ! grep -qE "$1" "$log" 2>/dev/null; do
-        i=$((i + 1))
-        [ $i -gt $(($2 * 5)) ] && return 1
-        kill -0 "$app_pid" 2>/dev/null || return 1
-        sleep 0.2
-    done
-    return 0
-}
 
 "$annotate" "$image" >"$log" 2>&1 &
 app_pid=$!

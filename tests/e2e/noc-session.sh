@@ -17,30 +17,18 @@ set -u
 annotate=$1 stablesam=$2 check=$3 plugin=$4 image=$5 out=$6
 echo "1..9"
 
-model=${STABLESAM_MODEL:-${XDG_CACHE_HOME:-$HOME/.cache}/stablesam/mobilesam.safetensors}
-if [ ! -f "$model" ]; then
-    echo "1..0 # SKIP no model at $model (stablesam fetch-model)"
-    exit 77
-fi
-export STABLESAM_MODEL="$model"
+. "$(dirname "$0")/lib.sh"
+e2e_model
 
 rm -rf "$out"
 set_dir="$out/set"
 mkdir -p "$set_dir/images" "$set_dir/masks" "$out/cache"
 export XDG_CACHE_HOME="$out/cache"
-export GSK_RENDERER=cairo GSETTINGS_BACKEND=memory G_MESSAGES_DEBUG=ssa-window,ssa-worker
-export NO_AT_BRIDGE=1 GTK_A11Y=none
+e2e_env
 log="$out/annotate.log"
 report="$out/noc-report.json"
 app_pid=
 
-fail() {
-    echo "not ok $1 - $2"
-    import -window root "$out/failure.png" 2>/dev/null
-    [ -n "$app_pid" ] && kill "$app_pid" 2>/dev/null
-    echo "# log:"; sed 's/^/#   /' "$log" 2>/dev/null | tail -40
-    exit 1
-}
 
 # ---- the GT set ------------------------------------------------------------------------------
 cp "$image" "$set_dir/images/chelsea.png"
@@ -59,17 +47,6 @@ echo "ok 1 - GT set: 2 objects on chelsea.png (one with an ignore band)"
 echo "ok 2 - stablesam eval --protocol noc --mode both ($(tail -1 "$out/eval.log" | sed -E 's/ -> .*//'))"
 
 # ---- the GUI ---------------------------------------------------------------------------------
-# wait_log PATTERN SECONDS: until the log has a line matching PATTERN (grep -E)
-wait_log() {
-    i=0
-    while ! grep -qE "$1" "$log" 2>/dev/null; do
-        i=$((i + 1))
-        [ $i -gt $(($2 * 10)) ] && return 1
-        kill -0 "$app_pid" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 0
-}
 # wait_count PATTERN N SECONDS: until the log has N lines matching PATTERN
 wait_count() {
     i=0
