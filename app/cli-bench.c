@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "blas.h"
 #include "cli-commands.h"
 #include "cli-util.h"
 #include "image-io.h"
@@ -162,6 +163,7 @@ int ssa_cmd_bench(int argc, char **argv)
         json_object_object_add(o, "height", json_object_new_int(img->height));
         json_object_object_add(o, "threads", json_object_new_int(threads));
         json_object_object_add(o, "runs", json_object_new_int(runs));
+        json_object_object_add(o, "blas_core", json_object_new_string(ss_blas_core()));
         json_object_object_add(o, "decoder_runs", json_object_new_int(dec_runs));
         json_object_object_add(o, "load_ms", json_object_new_double(load_ms));
         json_object_object_add(o, "preprocess_ms", json_object_new_double(m_pre));
@@ -183,6 +185,7 @@ int ssa_cmd_bench(int argc, char **argv)
     } else {
         printf("image        %s (%dx%d), threads %d, %d runs (decoder %d)\n", image ? image : "synthetic",
                img->width, img->height, threads, runs, dec_runs);
+        printf("blas         OpenBLAS, %s kernels\n", ss_blas_core());
         printf("model load   %8.1f ms\n", load_ms);
         printf("preprocess   %8.1f ms (median)\n", m_pre);
         printf("encoder      %8.1f ms (median)\n", m_enc);

@@ -3,7 +3,7 @@
  * attention of the two transformer blocks (plugin.c, spec in PLUGIN.md).
  *
  * Layouts: image features are kept position-major, (4096, 256) with position i = gy*64 + gx,
- * so every linear layer over the image is one cblas_sgemm(RowMajor, NoTrans, Trans) against the
+ * so every linear layer over the image is one ss_sgemm(RowMajor, NoTrans, Trans) against the
  * checkpoint's (out, in) weights. Tokens are (T, 256): [iou_token, mask_tokens x4, prompt tokens].
  * All activations live in the caller's scratch (ss_decoder_scratch_floats()); nothing is
  * allocated in ss_decoder_forward. */
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>
+#include "blas.h"
 
 #include "ops.h"
 #include "fastmath.h"
@@ -134,7 +134,7 @@ static void linear_acc(const float *x, int n, int in, const lin_t *l, int out, f
         ss_linear(x, n, in, l->w, l->b, out, y);
         return;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, l->w, in, 1.0f, y, out);
+    ss_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, l->w, in, 1.0f, y, out);
     if (l->b)
         for (int i = 0; i < n; i++) {
             float *yi = y + (size_t)i * out;
@@ -367,14 +367,14 @@ static void attention_pre(const attn_t *a, const float *q_in, int nq, const floa
     for (int h = 0; h < HEADS; h++)
         for (int r0 = 0; r0 < nq; r0 += chunk) {
             int rows = nq - r0 < chunk ? nq - r0 : chunk;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, nk, dh, scale,
+            ss_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, nk, dh, scale,
                         Q + (size_t)r0 * D + h * dh, D, K + h * dh, D, 0.0f, s->S, nk);
             softmax_rows_fast(s->S, rows, nk);
             if (trace_w && r0 <= 1 && 1 < r0 + rows) {
                 const float *row = s->S + (size_t)(1 - r0) * nk;
                 for (int j = 0; j < nk; j++) trace_w[j] += row[j] * (1.0f / HEADS);
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, dh, nk, 1.0f, s->S, nk,
+            ss_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, dh, nk, 1.0f, s->S, nk,
                         V + h * dh, D, 0.0f, s->O + (size_t)r0 * D + h * dh, D);
         }
     linear_acc(s->O, nq, D, &a->o, C, out, residual);
@@ -645,7 +645,7 @@ int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode
     float *a2 = xt;                       /* (128*128, 64) */
     float *c2 = as.Q;                     /* (128*128, 4*32) = (65536, 32) */
     float *mo = as.S;                     /* (4, 65536) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, NPOS, UP1 * 4, C, 1.0f, keys, C,
+    ss_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, NPOS, UP1 * 4, C, 1.0f, keys, C,
                 d->up0_w, UP1 * 4, 0.0f, c1, UP1 * 4);
     /* + bias, LayerNorm2d over the 64 channels (eps 1e-6), GELU, scattered to the 128² grid.
      * Parameters copied to locals so the loops vectorise (no aliasing with the outputs). */
@@ -673,7 +673,7 @@ int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode
         }
     }
     /* ConvTranspose 2x2 s2 64→32 (+ bias, GELU): c2[P, k*32 + o] */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 128 * 128, 4 * UP2, UP1, 1.0f, a2, UP1,
+    ss_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 128 * 128, 4 * UP2, UP1, 1.0f, a2, UP1,
                 d->up3_wp, 4 * UP2, 0.0f, c2, 4 * UP2);
 #pragma omp parallel for schedule(static) num_threads(ss_get_threads())
     for (int r = 0; r < 128 * 128 * 4; r++) {
@@ -681,7 +681,7 @@ int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode
         for (int o = 0; o < UP2; o++) row[o] = ss_gelu1(row[o] + b3[o]);
     }
     /* masks = hyper_in · upscaled: mo (4, 65536) rows in (P, k) order, scattered to (256, 256) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, SS_N_TOKENS, 128 * 128 * 4, UP2, 1.0f, hyp,
+    ss_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, SS_N_TOKENS, 128 * 128 * 4, UP2, 1.0f, hyp,
                 UP2, c2, UP2, 0.0f, mo, 128 * 128 * 4);
     for (int t = 0; t < SS_N_TOKENS; t++) {
         const float *src = mo + (size_t)t * 65536;

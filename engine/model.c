@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blas.h"
 #include "config.h"
 #include "decoder.h"
 #include "encoder.h"
@@ -70,6 +71,11 @@ ss_model *ss_model_load(const char *model_path, const char *plugin_path, ss_mode
 {
     if (!model_path) {
         set_err(err, errlen, "ss_model_load: no model path");
+        return NULL;
+    }
+    char berr[256];
+    if (ss_blas_init(berr, sizeof berr) != 0) {
+        set_err(err, errlen, "%s", berr);
         return NULL;
     }
     ss_model *m = calloc(1, sizeof *m);

@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cblas.h>
+#include "blas.h"
 #ifdef __AVX512F__
 #include <immintrin.h>
 #endif
@@ -34,7 +34,7 @@ void ss_set_threads(int n)
         n = c > 0 ? (int)c : 1;
     }
     g_threads = n;
-    openblas_set_num_threads(1);
+    ss_blas_set_threads(1);
 }
 
 int ss_get_threads(void) { return g_threads; }
@@ -55,7 +55,7 @@ void ss_gemm_nt(const float *x, int ldx, int n, int in, const float *W, int out,
     if ((double)n * in * out < 2e6 || n < 32) nt = 1;
     if (nt > (n + 15) / 16) nt = (n + 15) / 16;
     if (nt <= 1) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, ldx, W, in, beta,
+        ss_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, ldx, W, in, beta,
                     y, ldy);
         return;
     }
@@ -70,7 +70,7 @@ void ss_gemm_nt(const float *x, int ldx, int n, int in, const float *W, int out,
         int r0 = (int)((long)blocks * t / T) * 16, r1 = (int)((long)blocks * (t + 1) / T) * 16;
         if (r1 > n) r1 = n;
         if (r1 > r0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, out, in, 1.0f,
+            ss_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, out, in, 1.0f,
                         x + (size_t)r0 * ldx, ldx, W, in, beta, y + (size_t)r0 * ldy, ldy);
     }
 }
@@ -236,7 +236,7 @@ void ss_gemm_packed_seq(const float *x, int ldx, int n, const ss_packed_w *W, co
         return;
     }
 #endif
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, W->out, W->in, 1.0f, x, ldx, W->w,
+    ss_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, W->out, W->in, 1.0f, x, ldx, W->w,
                 W->in, (flags & SS_GEMM_ACC) ? 1.0f : 0.0f, y, ldy);
     const int out = W->out;
     for (int i = 0; i < n; i++) {
