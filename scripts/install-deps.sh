@@ -12,10 +12,13 @@ PKGS_TOOLS="python3 python3-numpy python3-onnx python3-skimage"
 PKGS_TEST="xvfb xauth xdotool imagemagick clang libclang-rt-14-dev valgrind time"
 
 want="$PKGS_BUILD $PKGS_TOOLS"
-case "${1:-}" in
-  --test) want="$want $PKGS_TEST" ;;
-  --train) want="$want $PKGS_TEST python3-torch" ;;
-esac
+for arg in "$@"; do
+  case "$arg" in
+    --test) want="$want $PKGS_TEST" ;;
+    --train) want="$want $PKGS_TEST python3-torch python3-scipy" ;;
+    *) echo "install-deps: unknown option $arg (use --test and/or --train)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 # npm may come with a nodejs that is not Debian's (which bundles npm): only ask apt when absent.

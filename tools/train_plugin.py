@@ -40,6 +40,7 @@ import sys
 import time
 
 import numpy as np
+import scipy.ndimage as ndi
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -49,8 +50,13 @@ import sam_torch as st  # noqa: E402
 
 EMB_MAGIC = b"SSEMB\x00\x00\x01"
 EMB_HDR = 40  # magic 8, model hash 16, int32 width, height, dim, side
-PROMPT_TYPES = ("gt_box", "noisy_box", "point1", "point3", "point10")
-VAL_TYPES = ("gt_box", "noisy_box", "point1", "point3")
+# "refine": 1-3 rounds of the click loop run without gradient (clicks as the NoC simulator
+# places them, the previous round's logits fed back as mask input), then a trained round.
+PROMPT_TYPES = ("gt_box", "noisy_box", "point1", "point3", "point10", "refine")
+DEFAULT_PROMPT_WEIGHTS = "gt_box=1,noisy_box=1,point1=1,point3=1,point10=1,refine=0"
+# "click2": the NoC loop's second round (first click at the GT cell farthest from the
+# boundary, second in the larger error region, first round's logits fed back).
+VAL_TYPES = ("gt_box", "noisy_box", "point1", "point3", "click2")
 
 
 def die(msg):
@@ -286,6 +292,62 @@ def make_prompt(rng, ptype, od, w, h):
     return [(float(od["xs"][i]), float(od["ys"][i]), 1) for i in idx], None
 
 
+def cell_to_pixel(gx, gy, w, h):
+    """Centre of 256^2 grid cell (gx, gy) in original pixels."""
+    nw, nh = st.target_size(w, h)
+    return min(w - 1.0, (gx * 4 + 2) * w / nw), min(h - 1.0, (gy * 4 + 2) * h / nh)
+
+
+def farthest_cell(region):
+    """(gx, gy) of the cell of a boolean 256^2 region farthest from its boundary (the grid's
+    border counts as boundary), as the RITM click simulator picks pixels."""
+    d = ndi.distance_transform_edt(np.pad(region, 1))[1:-1, 1:-1]
+    gy, gx = np.unravel_index(int(np.argmax(d)), d.shape)
+    return int(gx), int(gy)
+
+
+def next_click(logits, tgt, wgt, w, h):
+    """Simulator's next click on the 256^2 grid: in the larger of the missed / false-positive
+    regions, at its cell farthest from the boundary -> (x, y, label) in original pixels."""
+    valid = wgt > 0.5
+    t = (tgt > 0.5) & valid
+    p = (logits > 0) & valid
+    fn, fp = t & ~p, p & ~t
+    if fn.sum() == 0 and fp.sum() == 0:
+        region, lab = t, 1
+    elif fn.sum() >= fp.sum():
+        region, lab = fn, 1
+    else:
+        region, lab = fp, 0
+    gx, gy = farthest_cell(region)
+    x, y = cell_to_pixel(gx, gy, w, h)
+    return (x, y, lab)
+
+
+def click_loop(model, plugin, mode, emb, items, objdata, tgt, wgt, rounds, first=None):
+    """Runs `rounds` rounds of the click loop without gradient for a batch -> (coords, labels,
+    mask_input) of the next round (its click already added). first: [(x, y, 1)] per item, else
+    the GT cell farthest from the boundary."""
+    pts = []
+    for i, s in enumerate(items):
+        if first is not None:
+            pts.append([first[i]])
+        else:
+            gx, gy = farthest_cell(tgt[i].numpy() > 0.5)
+            pts.append([cell_to_pixel(gx, gy, s.w, s.h) + (1,)])
+    mask_in = None
+    with torch.no_grad():
+        for r in range(rounds):
+            cs, ls = zip(*(st.prompt_arrays(s.w, s.h, pts[i], None) for i, s in enumerate(items)))
+            o = model(emb, torch.from_numpy(np.stack(cs)), torch.from_numpy(np.stack(ls)), mask_input=mask_in,
+                      plugin=plugin if mode == "stable" else None, mode=mode)
+            mask_in = o["low_res"][:, :1].detach()
+            for i, s in enumerate(items):
+                pts[i].append(next_click(mask_in[i, 0].numpy(), tgt[i].numpy(), wgt[i].numpy(), s.w, s.h))
+    cs, ls = zip(*(st.prompt_arrays(s.w, s.h, pts[i], None) for i, s in enumerate(items)))
+    return torch.from_numpy(np.stack(cs)), torch.from_numpy(np.stack(ls)), mask_in
+
+
 def batch_tensors(items, ptype, rng, emb_index, objdata):
     """items: [Sample] -> (emb (B,256,64,64), coords (B,N,2), labels (B,N), tgt, wgt) tensors."""
     embs, cs, ls, ts, ws = [], [], [], [], []
@@ -332,7 +394,7 @@ def iou_256(logits, tgt, wgt):
 
 
 def make_val_prompts(val, objdata, seed):
-    """Fixed, seeded prompts per (set, object, type)."""
+    """Fixed, seeded prompts per (set, object, type); click2 is made at validation time."""
     rng = np.random.default_rng(seed + 1000003)
     out = []
     for name in sorted(val):
@@ -341,25 +403,39 @@ def make_val_prompts(val, objdata, seed):
             if od is None:
                 continue
             for t in VAL_TYPES:
+                if t == "click2":
+                    out.append((name, s, t, None, None))
+                    continue
                 pts, box = make_prompt(rng, t, od, s.w, s.h)
                 out.append((name, s, t, pts, box))
     return out
 
 
-def run_validation(model, plugin, vprompts, emb_index, objdata, modes=("stable",)):
-    """-> {mode: {set: {type: mIoU}}}."""
+def run_validation(model, plugin, vprompts, emb_index, objdata, modes=("stable",), batch=16):
+    """-> {mode: {set: {type: mIoU}}}; prompts of one type are decoded in batches."""
     res = {m: {} for m in modes}
+    groups = {}
+    for v in vprompts:
+        groups.setdefault(v[2], []).append(v)
     with torch.no_grad():
-        for name, s, t, pts, box in vprompts:
-            od = objdata.get(s)
-            c, l = st.prompt_arrays(s.w, s.h, pts, box)
-            emb = torch.from_numpy(emb_index.load(s.emb_path))[None]
-            tgt = torch.from_numpy(od["tgt"])[None]
-            wgt = torch.from_numpy(od["wgt"])[None]
-            for m in modes:
-                o = model(emb, c, l, plugin=plugin if m == "stable" else None, mode=m)
-                v = float(iou_256(o["low_res"][:, 0], tgt, wgt)[0])
-                res[m].setdefault(name, {}).setdefault(t, []).append(v)
+        for t, lst in groups.items():
+            for b0 in range(0, len(lst), batch):
+                chunk = lst[b0:b0 + batch]
+                items = [v[1] for v in chunk]
+                emb = torch.from_numpy(np.stack([emb_index.load(s.emb_path) for s in items]))
+                tgt = torch.from_numpy(np.stack([objdata.get(s)["tgt"] for s in items]))
+                wgt = torch.from_numpy(np.stack([objdata.get(s)["wgt"] for s in items]))
+                for m in modes:
+                    mask_in = None
+                    if t == "click2":
+                        c, l, mask_in = click_loop(model, plugin, m, emb, items, objdata, tgt, wgt, 1)
+                    else:
+                        cs, ls = zip(*(st.prompt_arrays(s.w, s.h, v[3], v[4]) for v, s in zip(chunk, items)))
+                        c, l = torch.from_numpy(np.stack(cs)), torch.from_numpy(np.stack(ls))
+                    o = model(emb, c, l, mask_input=mask_in, plugin=plugin if m == "stable" else None, mode=m)
+                    ious = iou_256(o["low_res"][:, 0], tgt, wgt)
+                    for v, x in zip(chunk, ious):
+                        res[m].setdefault(v[0], {}).setdefault(t, []).append(float(x))
     for m in res:
         for name in res[m]:
             for t in res[m][name]:
@@ -368,11 +444,12 @@ def run_validation(model, plugin, vprompts, emb_index, objdata, modes=("stable",
 
 
 def val_score(r, sam=None):
-    """Selection score: mean over sets of the stable mIoU on noisy box, 1 and 3 points; minus a
+    """Selection score: mean over sets of the stable mIoU on noisy box, 1 and 3 points and the
+    click loop's second round; minus a
     penalty when the GT-box mIoU falls more than 1 point below SAM's (DESIGN section 7)."""
     sc = []
     for name, d in r.items():
-        s = np.mean([d[t] for t in ("noisy_box", "point1", "point3")])
+        s = np.mean([d[t] for t in ("noisy_box", "point1", "point3", "click2") if t in d])
         if sam is not None and name in sam:
             drop = sam[name]["gt_box"] - d["gt_box"]
             if drop > 1.0:
@@ -494,6 +571,15 @@ def cmd_train(a):
     if len(emb_index.hashes) > 1:
         die(f"{a.emb}: embeddings from different models ({', '.join(sorted(emb_index.hashes))})")
     weights = parse_weights(a.set_weights)
+    pwt = parse_weights(DEFAULT_PROMPT_WEIGHTS)
+    for k, v in parse_weights(a.prompt_weights).items():
+        if k not in pwt:
+            die(f"--prompt-weights: unknown prompt type {k!r} (known: {', '.join(PROMPT_TYPES)})")
+        pwt[k] = v
+    tw = np.array([pwt[t] for t in PROMPT_TYPES], np.float64)
+    if tw.sum() <= 0:
+        die("--prompt-weights: all weights are zero")
+    tw /= tw.sum()
     names = sorted(train)
     pw = np.array([weights.get(n, 1.0) for n in names], np.float64)
     pw /= pw.sum()
@@ -552,7 +638,7 @@ def cmd_train(a):
     while step < stop_at:
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
-        ptype = PROMPT_TYPES[rng.integers(len(PROMPT_TYPES))]
+        ptype = PROMPT_TYPES[rng.choice(len(PROMPT_TYPES), p=tw)]
         items = []
         while len(items) < a.batch:
             if occ and rng.random() < a.occ_frac:
@@ -563,13 +649,21 @@ def cmd_train(a):
             if objdata.get(s) is not None:
                 items.append(s)
         embs, cs, ls, tg, wg = [], [], [], [], []
+        t0 = time.time()
         for s in items:
             idx = occ_index if (occ and s.set == occ_name) else emb_index
-            e, c, l, t, w = batch_tensors([s], ptype, rng, idx, objdata)
+            e, c, l, t, w = batch_tensors([s], "point1" if ptype == "refine" else ptype, rng, idx, objdata)
             embs.append(e); cs.append(c); ls.append(l); tg.append(t); wg.append(w)
         emb, coords, labels, tgt, wgt = (torch.cat(x) for x in (embs, cs, ls, tg, wg))
-        t0 = time.time()
-        o = model(emb, coords, labels, plugin=plugin, mode="stable")
+        mask_in = None
+        if ptype == "refine":
+            # first click: the random positive point drawn above, or the simulator's centre click
+            first = ([(float(c[0, 0, 0]) * s.w / st.target_size(s.w, s.h)[0],
+                       float(c[0, 0, 1]) * s.h / st.target_size(s.w, s.h)[1], 1) for c, s in zip(cs, items)]
+                     if rng.random() < 0.5 else None)
+            coords, labels, mask_in = click_loop(model, plugin, "stable", emb, items, objdata, tgt, wgt,
+                                                 int(rng.integers(1, 4)), first)
+        o = model(emb, coords, labels, mask_input=mask_in, plugin=plugin, mode="stable")
         loss, bce, dice = loss_fn(o["low_res"][:, 0], tgt, wgt)
         opt.zero_grad()
         loss.backward()
@@ -717,6 +811,9 @@ def main(argv=None):
     t.add_argument("--clip", type=float, default=1.0)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--set-weights", default="", help="e.g. pick168=1,ccp1004=1 (sets drawn with these odds)")
+    t.add_argument("--prompt-weights", default="",
+                   help="odds of each prompt type per step, e.g. point1=2,refine=1 (default: "
+                   + DEFAULT_PROMPT_WEIGHTS + ")")
     t.add_argument("--occluded", help="occlusion set made by make-occluded")
     t.add_argument("--occ-emb", help="its embeddings (default: --emb)")
     t.add_argument("--occ-frac", type=float, default=0.2)
