@@ -351,6 +351,45 @@ typedef struct {
  * of projecting q_in / k_in / v_in (then ignored).
  * residual = 1 adds the result to out. trace_w (nk,) (optional): head-averaged softmax row of
  * query 1. */
+/* Few keys (the image-to-token attention: 4096 queries, the T ≤ FEW_KEYS tokens as keys):
+ * scores, softmax and the weighted sum of V per query row and head in one pass, with K and V in
+ * L1 — two BLAS calls per head on (4096 × T × 16) shapes and a softmax over rows of T spent
+ * more time in call and packing overhead than in arithmetic. */
+#define FEW_KEYS 32
+static void attention_few_keys(const float *Q, const float *K, const float *V, int nq, int nk, int D,
+                               float scale, float *O)
+{
+    const int dh = D / HEADS;
+#pragma omp parallel for schedule(static) num_threads(ss_get_threads()) if (nq >= 256)
+    for (int i = 0; i < nq; i++) {
+        const float *q = Q + (size_t)i * D;
+        float *o = O + (size_t)i * D;
+        for (int h = 0; h < HEADS; h++) {
+            const float *qh = q + h * dh;
+            float sc[FEW_KEYS], mx = -INFINITY;
+            for (int j = 0; j < nk; j++) {
+                const float *k = K + (size_t)j * D + h * dh;
+                float d = 0.0f;
+                for (int t = 0; t < dh; t++) d += qh[t] * k[t];
+                sc[j] = d * scale;
+                mx = sc[j] > mx ? sc[j] : mx;
+            }
+            float sum = 0.0f;
+            for (int j = 0; j < nk; j++) {
+                sc[j] = ss_exp_fast(sc[j] - mx);
+                sum += sc[j];
+            }
+            const float inv = 1.0f / sum;
+            float *oh = o + h * dh;
+            for (int t = 0; t < dh; t++) oh[t] = 0.0f;
+            for (int j = 0; j < nk; j++) {
+                const float w = sc[j] * inv, *v = V + (size_t)j * D + h * dh;
+                for (int t = 0; t < dh; t++) oh[t] += w * v[t];
+            }
+        }
+    }
+}
+
 static void attention_pre(const attn_t *a, const float *q_in, int nq, const float *k_in, const float *v_in,
                           int nk, const float *Qp, const float *Kp, const float *Vp, float *out, int residual,
                           const attn_scratch *s, float *trace_w)
@@ -361,6 +400,11 @@ static void attention_pre(const attn_t *a, const float *q_in, int nq, const floa
     if (!Kp) ss_linear(k_in, nk, C, a->k.w, a->k.b, D, s->K);
     if (!Vp) ss_linear(v_in, nk, C, a->v.w, a->v.b, D, s->V);
     const float scale = 1.0f / sqrtf((float)dh);
+    if (nk <= FEW_KEYS && !trace_w) {
+        attention_few_keys(Q, K, V, nq, nk, D, scale, s->O);
+        linear_acc(s->O, nq, D, &a->o, C, out, residual);
+        return;
+    }
     int chunk = (int)(S_FLOATS / (size_t)nk);
     if (chunk > nq) chunk = nq;
     if (trace_w) memset(trace_w, 0, sizeof(float) * nk);

@@ -39,11 +39,30 @@ import subprocess
 import sys
 import time
 
-import numpy as np
-import scipy.ndimage as ndi
-import torch
-import torch.nn.functional as F
-from PIL import Image
+
+def _openblas_coretype():
+    """Debian 12's OpenBLAS (numpy's and torch's BLAS) falls back to SSE3 kernels on CPUs newer
+    than it knows; choose as engine/blas.c does, before numpy / torch load it."""
+    if os.environ.get("OPENBLAS_CORETYPE"):
+        return
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((ln.split(":", 1)[1].split() for ln in f if ln.startswith("flags")), [])
+    except OSError:
+        return
+    if all(x in flags for x in ("avx512f", "avx512dq", "avx512cd", "avx512bw", "avx512vl")):
+        os.environ["OPENBLAS_CORETYPE"] = "SkylakeX"
+    elif "avx2" in flags and "fma" in flags:
+        os.environ["OPENBLAS_CORETYPE"] = "Haswell"
+
+
+_openblas_coretype()
+
+import numpy as np  # noqa: E402
+import scipy.ndimage as ndi  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from PIL import Image  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sam_torch as st  # noqa: E402
