@@ -351,42 +351,147 @@ typedef struct {
  * of projecting q_in / k_in / v_in (then ignored).
  * residual = 1 adds the result to out. trace_w (nk,) (optional): head-averaged softmax row of
  * query 1. */
-/* Few keys (the image-to-token attention: 4096 queries, the T ≤ FEW_KEYS tokens as keys):
- * scores, softmax and the weighted sum of V per query row and head in one pass, with K and V in
- * L1 — two BLAS calls per head on (4096 × T × 16) shapes and a softmax over rows of T spent
- * more time in call and packing overhead than in arithmetic. */
-#define FEW_KEYS 32
-static void attention_few_keys(const float *Q, const float *K, const float *V, int nq, int nk, int D,
-                               float scale, float *O)
+/* Attention with few tokens on one side, computed in a factored order that is the same
+ * arithmetic up to rounding (DESIGN §4's attention is unchanged). With H heads of width dh, T
+ * tokens and the 4096 image positions:
+ *
+ *  few queries (token-to-image, q = tokens): instead of projecting all 4096 keys and values
+ *  (2 × 4096·256·D multiply-adds), fold the projections into the T queries:
+ *    S_h = (Q_h·W_k,h)·k_inᵀ + Q_h·b_k,h            ((H·T)×256 · 256×4096)
+ *    O_h = (P_h·v_in)·W_v,hᵀ + b_v,h                 (rows of P_h sum to 1)
+ *  few keys (image-to-token, k = v = tokens): fold the query and output projections into the
+ *  T keys and values:
+ *    S_h = q_in·(K_h·W_q,h)ᵀ + b_q,h·K_hᵀ            (4096×256 · 256×(H·T))
+ *    out = Σ_h P_h·(V_h·W_o,hᵀ) + b_o                (4096×(H·T) · (H·T)×256)
+ *  Both cost H·T instead of D per image position; used while H·T < D (T ≤ 15 here). */
+static int factored_ok(int t, int D) { return HEADS * t < D; }
+
+/* few queries: q_in (nq, C), k_in / v_in (nk, C) → out (nq, C) (+)= attention; trace_w (nk)
+ * (optional): head-averaged softmax row of query 1 */
+static void attention_few_queries(const attn_t *a, const float *q_in, int nq, const float *k_in,
+                                  const float *v_in, int nk, float *out, int residual,
+                                  const attn_scratch *s, float *trace_w)
 {
-    const int dh = D / HEADS;
-#pragma omp parallel for schedule(static) num_threads(ss_get_threads()) if (nq >= 256)
-    for (int i = 0; i < nq; i++) {
-        const float *q = Q + (size_t)i * D;
-        float *o = O + (size_t)i * D;
+    const int D = a->dim, dh = D / HEADS, R = HEADS * nq;
+    const float scale = 1.0f / sqrtf((float)dh);
+    float *Q = s->Q, *Qk = s->K, *cb = s->K + (size_t)R * C, *PX = s->V, *O = s->O, *S = s->S;
+    ss_linear(q_in, nq, C, a->q.w, a->q.b, D, Q);
+    for (int h = 0; h < HEADS; h++)
+        for (int t = 0; t < nq; t++) {
+            const float *qh = Q + (size_t)t * D + h * dh;
+            float *row = Qk + (size_t)(h * nq + t) * C;
+            for (int c = 0; c < C; c++) row[c] = 0.0f;
+            float b = 0.0f;
+            for (int j = 0; j < dh; j++) {
+                const float q = qh[j] * scale, *wk = a->k.w + (size_t)(h * dh + j) * C;
+                for (int c = 0; c < C; c++) row[c] += q * wk[c];
+                b += q * a->k.b[h * dh + j];
+            }
+            cb[h * nq + t] = b;
+        }
+    ss_gemm_nt(Qk, C, R, C, k_in, nk, S, nk, 0.0f);
+    for (int r = 0; r < R; r++) {
+        float *row = S + (size_t)r * nk;
+        for (int j = 0; j < nk; j++) row[j] += cb[r];
+    }
+    softmax_rows_fast(S, R, nk);
+    if (trace_w) memset(trace_w, 0, sizeof(float) * nk);
+    if (trace_w && nq > 1) {
         for (int h = 0; h < HEADS; h++) {
-            const float *qh = q + h * dh;
-            float sc[FEW_KEYS], mx = -INFINITY;
-            for (int j = 0; j < nk; j++) {
-                const float *k = K + (size_t)j * D + h * dh;
-                float d = 0.0f;
-                for (int t = 0; t < dh; t++) d += qh[t] * k[t];
-                sc[j] = d * scale;
-                mx = sc[j] > mx ? sc[j] : mx;
-            }
-            float sum = 0.0f;
-            for (int j = 0; j < nk; j++) {
-                sc[j] = ss_exp_fast(sc[j] - mx);
-                sum += sc[j];
-            }
-            const float inv = 1.0f / sum;
-            float *oh = o + h * dh;
-            for (int t = 0; t < dh; t++) oh[t] = 0.0f;
-            for (int j = 0; j < nk; j++) {
-                const float w = sc[j] * inv, *v = V + (size_t)j * D + h * dh;
-                for (int t = 0; t < dh; t++) oh[t] += w * v[t];
+            const float *row = S + (size_t)(h * nq + 1) * nk;
+            for (int j = 0; j < nk; j++) trace_w[j] += row[j] * (1.0f / HEADS);
+        }
+    }
+    ss_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, C, nk, 1.0f, S, nk, v_in, C, 0.0f, PX, C);
+    for (int h = 0; h < HEADS; h++)
+        for (int t = 0; t < nq; t++) {
+            const float *px = PX + (size_t)(h * nq + t) * C;
+            for (int j = 0; j < dh; j++) {
+                const float *wv = a->v.w + (size_t)(h * dh + j) * C;
+                float acc = a->v.b[h * dh + j];
+                for (int c = 0; c < C; c++) acc += px[c] * wv[c];
+                O[(size_t)t * D + h * dh + j] = acc;
             }
         }
+    linear_acc(O, nq, D, &a->o, C, out, residual);
+}
+
+/* few keys: queries = q_in (nq, C) projected, or Qp (nq, D) already projected; k_in / v_in
+ * (nk, C) → out (nq, C) (+)= attention */
+static void attention_few_keys(const attn_t *a, const float *q_in, const float *Qp, int nq,
+                               const float *k_in, const float *v_in, int nk, float *out, int residual,
+                               const attn_scratch *s)
+{
+    const int D = a->dim, dh = D / HEADS, R = HEADS * nk;
+    const float scale = 1.0f / sqrtf((float)dh);
+    float *K = s->K, *V = s->V, *Kq = s->K + (size_t)nk * D, *kb = Kq + (size_t)R * C;
+    float *VWt = s->V + (size_t)nk * D, *P = s->O; /* VWt (C, R); P (nq, R) */
+    ss_linear(k_in, nk, C, a->k.w, a->k.b, D, K);
+    ss_linear(v_in, nk, C, a->v.w, a->v.b, D, V);
+    if (Qp) {
+#pragma omp parallel for schedule(static) num_threads(ss_get_threads()) if (nq >= 256)
+        for (int i = 0; i < nq; i++) {
+            const float *q = Qp + (size_t)i * D;
+            float *pr = P + (size_t)i * R;
+            for (int h = 0; h < HEADS; h++)
+                for (int t = 0; t < nk; t++) {
+                    const float *k = K + (size_t)t * D + h * dh;
+                    float d = 0.0f;
+                    for (int j = 0; j < dh; j++) d += q[h * dh + j] * k[j];
+                    pr[h * nk + t] = d * scale;
+                }
+        }
+    } else {
+        for (int h = 0; h < HEADS; h++)
+            for (int t = 0; t < nk; t++) {
+                const float *kh = K + (size_t)t * D + h * dh;
+                float *row = Kq + (size_t)(h * nk + t) * C;
+                for (int c = 0; c < C; c++) row[c] = 0.0f;
+                float b = 0.0f;
+                for (int j = 0; j < dh; j++) {
+                    const float k = kh[j] * scale, *wq = a->q.w + (size_t)(h * dh + j) * C;
+                    for (int c = 0; c < C; c++) row[c] += k * wq[c];
+                    b += k * a->q.b[h * dh + j];
+                }
+                kb[h * nk + t] = b;
+            }
+        ss_gemm_nt(q_in, C, nq, C, Kq, R, P, R, 0.0f);
+    }
+    /* softmax over the nk keys of each (query, head); the bias b_q,h·K_h is added first */
+#pragma omp parallel for schedule(static) num_threads(ss_get_threads()) if (nq >= 256)
+    for (int i = 0; i < nq; i++) {
+        float *pr = P + (size_t)i * R;
+        for (int h = 0; h < HEADS; h++) {
+            float *x = pr + h * nk, mx = -INFINITY, sum = 0.0f;
+            if (!Qp)
+                for (int t = 0; t < nk; t++) x[t] += kb[h * nk + t];
+            for (int t = 0; t < nk; t++) mx = x[t] > mx ? x[t] : mx;
+            for (int t = 0; t < nk; t++) {
+                x[t] = ss_exp_fast(x[t] - mx);
+                sum += x[t];
+            }
+            const float inv = 1.0f / sum;
+            for (int t = 0; t < nk; t++) x[t] *= inv;
+        }
+    }
+    /* VWt[c, h·nk + t] = Σ_j W_o[c, h·dh + j]·V[t, h·dh + j] */
+    for (int c = 0; c < C; c++) {
+        const float *wo = a->o.w + (size_t)c * D;
+        float *row = VWt + (size_t)c * R;
+        for (int h = 0; h < HEADS; h++)
+            for (int t = 0; t < nk; t++) {
+                const float *v = V + (size_t)t * D + h * dh;
+                float acc = 0.0f;
+                for (int j = 0; j < dh; j++) acc += wo[h * dh + j] * v[j];
+                row[h * nk + t] = acc;
+            }
+    }
+    ss_gemm_nt(P, R, nq, R, VWt, C, out, C, residual ? 1.0f : 0.0f);
+    const float *bo = a->o.b;
+#pragma omp parallel for schedule(static) num_threads(ss_get_threads()) if (nq >= 256)
+    for (int i = 0; i < nq; i++) {
+        float *o = out + (size_t)i * C;
+        for (int c = 0; c < C; c++) o[c] += bo[c];
     }
 }
 
@@ -395,16 +500,19 @@ static void attention_pre(const attn_t *a, const float *q_in, int nq, const floa
                           const attn_scratch *s, float *trace_w)
 {
     const int D = a->dim, dh = D / HEADS;
+    if (!Kp && !Vp && nk < nq && factored_ok(nk, D) && nq >= 256) {
+        attention_few_keys(a, q_in, Qp, nq, k_in, v_in, nk, out, residual, s);
+        return;
+    }
+    if (!Qp && !Kp && !Vp && nq < nk && factored_ok(nq, D) && nk >= 256) {
+        attention_few_queries(a, q_in, nq, k_in, v_in, nk, out, residual, s, trace_w);
+        return;
+    }
     const float *Q = Qp ? Qp : s->Q, *K = Kp ? Kp : s->K, *V = Vp ? Vp : s->V;
     if (!Qp) ss_linear(q_in, nq, C, a->q.w, a->q.b, D, s->Q);
     if (!Kp) ss_linear(k_in, nk, C, a->k.w, a->k.b, D, s->K);
     if (!Vp) ss_linear(v_in, nk, C, a->v.w, a->v.b, D, s->V);
     const float scale = 1.0f / sqrtf((float)dh);
-    if (nk <= FEW_KEYS && !trace_w) {
-        attention_few_keys(Q, K, V, nq, nk, D, scale, s->O);
-        linear_acc(s->O, nq, D, &a->o, C, out, residual);
-        return;
-    }
     int chunk = (int)(S_FLOATS / (size_t)nk);
     if (chunk > nq) chunk = nq;
     if (trace_w) memset(trace_w, 0, sizeof(float) * nk);
