@@ -266,6 +266,7 @@ load_texture_thread(GTask *task, gpointer source, gpointer task_data, GCancellab
     int w = 0, h = 0;
     g_autoptr(GBytes) bytes = NULL;
     gsize stride = 0;
+    GdkMemoryFormat format = GDK_MEMORY_R8G8B8;
     gboolean big = ssa_big_decode_lock(path);
     if (ssa_image_file_sane(path) && gdk_pixbuf_get_file_info(path, &w, &h) &&
         (gint64)w * h <= SSA_IMAGE_MAX_PIXELS &&
@@ -296,17 +297,30 @@ load_texture_thread(GTask *task, gpointer source, gpointer task_data, GCancellab
             g_task_return_error(task, error);
             return;
         }
-        stride = img->stride;
-        bytes = g_bytes_new_with_free_func(img->rgb, (gsize)img->stride * img->height,
-                                           (GDestroyNotify)ssa_image_free, img);
         r->width = img->width;
         r->height = img->height;
-        r->texture = gdk_memory_texture_new(img->width, img->height, GDK_MEMORY_R8G8B8, bytes,
-                                            img->stride);
+        if ((gint64)img->width * img->height <= SSA_DISPLAY_NATIVE_PIXELS) {
+            /* the renderer's own format: drawing it is a memcpy, not a conversion */
+            gsize n = (gsize)img->width * img->height;
+            guint32 *px = g_malloc(n * 4);
+            for (gsize i = 0; i < n; i++) {
+                const guint8 *p = img->rgb + i * 3;
+                px[i] = 0xff000000u | (guint32)p[0] << 16 | (guint32)p[1] << 8 | p[2];
+            }
+            ssa_image_free(img);
+            format = GDK_MEMORY_DEFAULT;
+            stride = (gsize)r->width * 4;
+            bytes = g_bytes_new_take(px, n * 4);
+        } else {
+            stride = img->stride;
+            bytes = g_bytes_new_with_free_func(img->rgb, (gsize)img->stride * img->height,
+                                               (GDestroyNotify)ssa_image_free, img);
+        }
+        r->texture = gdk_memory_texture_new(r->width, r->height, format, bytes, stride);
     }
     if (big)
         ssa_big_decode_unlock();
-    ssa_canvas_prepare_texture(r->texture, bytes, GDK_MEMORY_R8G8B8, stride);
+    ssa_canvas_prepare_texture(r->texture, bytes, format, stride);
     g_task_return_pointer(task, r, (GDestroyNotify)texture_result_free);
 }
 
@@ -704,7 +718,8 @@ decode_pool_func(gpointer data, gpointer user_data)
         r->mode = job->modes[i];
         r->iou_pred = ctx->result.iou_pred;
         memcpy(r->alpha, ctx->result.alpha, sizeof r->alpha);
-        r->mask = g_memdup2(ctx->result.mask, (gsize)pred->width * pred->height);
+        /* taken, not copied: the engine allocates the next one (malloc'd: g_free frees it) */
+        r->mask = g_steal_pointer(&ctx->result.mask);
         r->low_res = g_memdup2(ctx->result.low_res, sizeof ctx->result.low_res);
         if (ctx->result.trace)
             r->trace = g_memdup2(ctx->result.trace, sizeof *ctx->result.trace);

@@ -75,6 +75,9 @@ const char *ssa_worker_get_model_hash(SsaWorker *self); /* NULL without a model 
  * a side above SSA_DISPLAY_MAX_SIDE come as a downscaled texture; width / height (nullable)
  * get the image's real size. */
 #define SSA_DISPLAY_MAX_SIDE 4096
+/* Images up to this size are kept in the renderer's format (4 bytes a pixel, drawn without a
+ * conversion); bigger ones as RGB (3 bytes a pixel; only the visible part is converted). */
+#define SSA_DISPLAY_NATIVE_PIXELS G_GINT64_CONSTANT(4200000)
 /* Decoding an image above 16 MP holds its whole RGB for a moment (the loaders decode before
  * they scale): the display, thumbnail and encoder loads of such images take this lock so
  * that only one of those buffers exists at a time. Returns whether it was taken (unlock
