@@ -393,6 +393,22 @@ paint_mask(guint32 *out, const guint8 *m, int w, int h, guint32 fill, guint32 ed
     }
 }
 
+/* Index of the first nonzero byte of row[0..n), or n (8 bytes at a time: a 12 MP mask is
+ * scanned on every prediction). */
+static int
+first_nonzero(const guint8 *row, int n)
+{
+    int i = 0;
+    for (guint64 v; i + 8 <= n; i += 8) {
+        memcpy(&v, row + i, 8);
+        if (v)
+            break;
+    }
+    while (i < n && !row[i])
+        i++;
+    return i;
+}
+
 /* Bounding box of the nonzero bytes of a (h, w) mask; FALSE when it is empty. */
 static gboolean
 mask_bbox(const guint8 *m, int w, int h, int box[4])
@@ -400,11 +416,14 @@ mask_bbox(const guint8 *m, int w, int h, int box[4])
     int x0 = w, y0 = h, x1 = 0, y1 = 0;
     for (int y = 0; y < h; y++) {
         const guint8 *row = m + (gsize)y * w;
-        int a = 0, b = w;
-        while (a < b && !row[a])
-            a++;
+        int a = first_nonzero(row, w), b = w;
         if (a == b)
             continue;
+        for (guint64 v; b - 8 >= a; b -= 8) {
+            memcpy(&v, row + b - 8, 8);
+            if (v)
+                break;
+        }
         while (!row[b - 1])
             b--;
         x0 = MIN(x0, a);
