@@ -1,8 +1,13 @@
 /* ssa-canvas.c — the image canvas widget.
  *
- * Drawing (snapshot): the image texture, the accepted objects' layer and the current mask
- * (both RGBA textures at the image size, rebuilt only when they change), then a cairo node in
- * widget coordinates for the prompt (box, +/- points) and the attention circles.
+ * Drawing (snapshot), made for GTK 4.8's cairo renderer, which converts every texture it draws
+ * into a new cairo surface on each frame: only the visible part of each raster is appended
+ * (a sub-texture sharing the pixels), from the halved copy of the image that matches the
+ * zoom (ssa_canvas_prepare_texture; GDK_MEMORY_DEFAULT, so the conversion is a memcpy); then
+ * the accepted objects' layer (image space, cropped to the objects' bounding box, rebuilt when
+ * they change); then the current mask, built at screen resolution over the visible part of its
+ * bounding box (rebuilt when the mask or the view changes); then a cairo node over the prompt
+ * (box, +/- points) or, with the attention circles, over the widget.
  *
  * Input: primary drag = box, primary click = positive point, shift+click or secondary
  * click = negative point, middle drag or space+drag = pan, wheel / pinch = zoom at the
@@ -18,15 +23,48 @@
 #define ZOOM_MIN 0.02
 #define ZOOM_MAX 64.0
 
+/* A raster over the image: raster px = (image px - (x, y)) * scale. */
+typedef struct {
+    GBytes *bytes;
+    GdkMemoryFormat format;
+    int bpp, width, height;
+    gsize stride;
+    double x, y, scale;
+} Raster;
+
+/* ssa_canvas_prepare_texture(): the texture's pixels (level 0, scale 1 = the texture's size)
+ * and halved copies; immutable, shared by the canvases that show the texture. */
+#define LEVELS_MAX 12
+#define LEVEL_MIN_SIDE 256
+typedef struct {
+    gatomicrefcount ref;
+    int n;
+    Raster level[LEVELS_MAX];
+} Levels;
+
+/* The sub-texture append_raster made last time: reused while the view stays the same, so
+ * that GSK sees an unchanged node and repaints only what did change (the mask, the prompt). */
+typedef struct {
+    GdkTexture *texture;   /* or NULL */
+    GBytes *source;        /* the raster it shows (kept alive by the texture) */
+    int part[4];
+    graphene_rect_t rect;
+} RasterView;
+
 struct _SsaCanvas {
     GtkWidget parent_instance;
 
     /* owned references */
     GdkTexture *image;
     int image_w, image_h;   /* the image's size (the texture may be a downscaled copy) */
-    GdkTexture *objects_layer; /* composited accepted objects, or NULL */
-    GdkTexture *mask_layer;    /* current mask, or NULL */
-    guint8 *mask;              /* copy of the current mask (to rebuild on opacity change) */
+    Levels *levels;         /* display copies of `image`, or NULL (drawn whole) */
+    Raster objects_layer;   /* composited accepted objects (bytes NULL = none) */
+    RasterView image_view, objects_view; /* their visible parts, as last drawn */
+    GBytes *mask;           /* the current mask (height, width) 0/1, or NULL */
+    int mask_box[4];        /* its bounding box x0, y0, x1, y1 (x1, y1 exclusive) */
+    GdkTexture *mask_view;  /* the mask at screen resolution, or NULL (to rebuild) */
+    graphene_rect_t mask_view_rect; /* where, in widget px */
+    double mask_view_key[6];        /* the view it was built for: zoom, offsets, size, scale */
     SsaPrompt *prompt;
     ss_trace *trace;
     float trace_scale;
@@ -159,6 +197,164 @@ ssa_canvas_get_image_height(SsaCanvas *self)
     return self->image ? self->image_h : 0;
 }
 
+/* ---- rasters and display levels --------------------------------------------------------- */
+
+static void
+raster_clear(Raster *r)
+{
+    g_clear_pointer(&r->bytes, g_bytes_unref);
+}
+
+static inline guint32
+pack_argb(double r, double g, double b, double a)
+{
+    /* premultiplied, native-endian 0xAARRGGBB = GDK_MEMORY_DEFAULT = CAIRO_FORMAT_ARGB32 */
+    return (guint32)lround(a * 255) << 24 | (guint32)lround(r * a * 255) << 16 |
+           (guint32)lround(g * a * 255) << 8 | (guint32)lround(b * a * 255);
+}
+
+static Levels *
+levels_ref(Levels *l)
+{
+    g_atomic_ref_count_inc(&l->ref);
+    return l;
+}
+
+static void
+levels_unref(Levels *l)
+{
+    if (l && g_atomic_ref_count_dec(&l->ref)) {
+        for (int i = 0; i < l->n; i++)
+            raster_clear(&l->level[i]);
+        g_free(l);
+    }
+}
+
+/* 2×2 box filter of `src` (RGB in the first three bytes of each pixel, or GDK_MEMORY_DEFAULT)
+ * into a GDK_MEMORY_DEFAULT raster of half the size (odd last rows / columns are dropped). */
+static void
+halve(const Raster *src, Raster *dst)
+{
+    int w = MAX(1, src->width / 2), h = MAX(1, src->height / 2);
+    guint32 *out = g_malloc((gsize)w * h * 4);
+    const guint8 *px = g_bytes_get_data(src->bytes, NULL);
+    gboolean argb = src->format == GDK_MEMORY_DEFAULT;
+    int bpp = src->bpp;
+    int sx = src->width > 1 ? 1 : 0, sy = src->height > 1 ? 1 : 0;
+    for (int y = 0; y < h; y++) {
+        const guint8 *r0 = px + (gsize)(2 * y) * src->stride;
+        const guint8 *r1 = px + (gsize)(2 * y + sy) * src->stride;
+        guint32 *o = out + (gsize)y * w;
+        for (int x = 0; x < w; x++) {
+            const guint8 *p[4] = { r0 + (gsize)2 * x * bpp, r0 + (gsize)(2 * x + sx) * bpp,
+                                   r1 + (gsize)2 * x * bpp, r1 + (gsize)(2 * x + sx) * bpp };
+            guint c[3] = { 0, 0, 0 };
+            for (int k = 0; k < 4; k++) {
+                if (argb) {
+                    guint32 v = *(const guint32 *)p[k];
+                    c[0] += v >> 16 & 0xff;
+                    c[1] += v >> 8 & 0xff;
+                    c[2] += v & 0xff;
+                } else {
+                    c[0] += p[k][0];
+                    c[1] += p[k][1];
+                    c[2] += p[k][2];
+                }
+            }
+            o[x] = 0xff000000u | (c[0] + 2) / 4 << 16 | (c[1] + 2) / 4 << 8 | (c[2] + 2) / 4;
+        }
+    }
+    *dst = (Raster){
+        .bytes = g_bytes_new_take(out, (gsize)w * h * 4),
+        .format = GDK_MEMORY_DEFAULT,
+        .bpp = 4,
+        .width = w,
+        .height = h,
+        .stride = (gsize)w * 4,
+        .scale = src->scale * w / src->width,
+    };
+}
+
+void
+ssa_canvas_prepare_texture(GdkTexture *texture, GBytes *pixels, GdkMemoryFormat format, gsize stride)
+{
+    g_return_if_fail(GDK_IS_TEXTURE(texture) && pixels != NULL);
+    g_return_if_fail(format == GDK_MEMORY_R8G8B8 || format == GDK_MEMORY_DEFAULT);
+    Levels *l = g_new0(Levels, 1);
+    g_atomic_ref_count_init(&l->ref);
+    l->level[0] = (Raster){
+        .bytes = g_bytes_ref(pixels),
+        .format = format,
+        .bpp = format == GDK_MEMORY_R8G8B8 ? 3 : 4,
+        .width = gdk_texture_get_width(texture),
+        .height = gdk_texture_get_height(texture),
+        .stride = stride,
+        .scale = 1.0,
+    };
+    g_return_if_fail(g_bytes_get_size(pixels) >= stride * (l->level[0].height - 1) +
+                                                 (gsize)l->level[0].width * l->level[0].bpp);
+    l->n = 1;
+    while (l->n < LEVELS_MAX && MAX(l->level[l->n - 1].width, l->level[l->n - 1].height) / 2 >= LEVEL_MIN_SIDE) {
+        halve(&l->level[l->n - 1], &l->level[l->n]);
+        l->n++;
+    }
+    g_object_set_data_full(G_OBJECT(texture), "ssa-canvas-levels", l, (GDestroyNotify)levels_unref);
+}
+
+static void
+raster_view_clear(RasterView *v)
+{
+    g_clear_object(&v->texture);
+    v->source = NULL;
+}
+
+/* Appends the part of `r` that is visible in the (w, h) widget (one raster px of margin for
+ * the filter) as a sub-texture sharing r's pixels: the renderer converts only that part. */
+static void
+append_raster(SsaCanvas *self, GtkSnapshot *snapshot, const Raster *r, int w, int h, RasterView *v)
+{
+    double z = self->zoom / r->scale; /* widget px per raster px */
+    double ox = self->off_x + r->x * self->zoom, oy = self->off_y + r->y * self->zoom;
+    int x0 = MAX(0, (int)floor(-ox / z) - 1), y0 = MAX(0, (int)floor(-oy / z) - 1);
+    int x1 = MIN(r->width, (int)ceil((w - ox) / z) + 1), y1 = MIN(r->height, (int)ceil((h - oy) / z) + 1);
+    if (x1 <= x0 || y1 <= y0)
+        return;
+    int part[4] = { x0, y0, x1, y1 };
+    graphene_rect_t rect = GRAPHENE_RECT_INIT(ox + x0 * z, oy + y0 * z, (x1 - x0) * z, (y1 - y0) * z);
+    if (!v->texture || v->source != r->bytes || memcmp(part, v->part, sizeof part) != 0 ||
+        !graphene_rect_equal(&rect, &v->rect)) {
+        gsize start = (gsize)y0 * r->stride + (gsize)x0 * r->bpp;
+        gsize len = (gsize)(y1 - y0 - 1) * r->stride + (gsize)(x1 - x0) * r->bpp;
+        g_autoptr(GBytes) sub = g_bytes_new_from_bytes(r->bytes, start, len);
+        g_clear_object(&v->texture);
+        v->texture = gdk_memory_texture_new(x1 - x0, y1 - y0, r->format, sub, r->stride);
+        v->source = r->bytes;
+        memcpy(v->part, part, sizeof part);
+        v->rect = rect;
+    }
+    gtk_snapshot_append_texture(snapshot, v->texture, &v->rect);
+}
+
+/* The image: the coarsest level that still has a pixel per device pixel, else level 0. */
+static void
+append_image(SsaCanvas *self, GtkSnapshot *snapshot, int w, int h)
+{
+    if (!self->levels) {
+        graphene_rect_t r = GRAPHENE_RECT_INIT(self->off_x, self->off_y, self->image_w * self->zoom,
+                                               self->image_h * self->zoom);
+        gtk_snapshot_append_texture(snapshot, self->image, &r);
+        return;
+    }
+    double need = self->zoom * gtk_widget_get_scale_factor(GTK_WIDGET(self));
+    double tex_scale = (double)self->levels->level[0].width / self->image_w;
+    int k = 0;
+    while (k + 1 < self->levels->n && self->levels->level[k + 1].scale * tex_scale >= need)
+        k++;
+    Raster r = self->levels->level[k];
+    r.scale *= tex_scale;
+    append_raster(self, snapshot, &r, w, h, &self->image_view);
+}
+
 /* ---- layers ----------------------------------------------------------------------------- */
 
 static inline gboolean
@@ -168,14 +364,23 @@ is_edge(const guint8 *m, int w, int h, int x, int y)
            !m[(gsize)y * w + x + 1] || !m[(gsize)(y - 1) * w + x] || !m[(gsize)(y + 1) * w + x];
 }
 
-/* Paints one mask into a premultiplied RGBA buffer: fill at `fill_alpha`, outline opaque. */
+/* The colours of one mask: fill at `fill_alpha`, outline opaque (brighter when thick). */
 static void
-paint_mask(guint8 *rgba, const guint8 *m, int w, int h, const GdkRGBA *c, double fill_alpha,
+mask_colors(const GdkRGBA *c, double fill_alpha, gboolean thick, guint32 *fill, guint32 *edge)
+{
+    *fill = pack_argb(c->red, c->green, c->blue, fill_alpha);
+    *edge = pack_argb(MIN(1.0, c->red * 0.6 + 0.4 * thick), MIN(1.0, c->green * 0.6 + 0.4 * thick),
+                      MIN(1.0, c->blue * 0.6 + 0.4 * thick), 1.0);
+}
+
+/* Paints a (h, w) mask into a (h, w) GDK_MEMORY_DEFAULT buffer: fill, 1 px outline (2 px thick). */
+static void
+paint_mask(guint32 *out, const guint8 *m, int w, int h, guint32 fill, guint32 edge_color,
            gboolean thick)
 {
     for (int y = 0; y < h; y++) {
         const guint8 *row = m + (gsize)y * w;
-        guint8 *out = rgba + (gsize)y * w * 4;
+        guint32 *o = out + (gsize)y * w;
         for (int x = 0; x < w; x++) {
             if (!row[x])
                 continue;
@@ -183,96 +388,224 @@ paint_mask(guint8 *rgba, const guint8 *m, int w, int h, const GdkRGBA *c, double
             if (!edge && thick && x > 1 && y > 1 && x < w - 2 && y < h - 2)
                 edge = !row[x - 2] || !row[x + 2] || !m[(gsize)(y - 2) * w + x] ||
                        !m[(gsize)(y + 2) * w + x];
-            double a = edge ? 1.0 : fill_alpha;
-            double r = edge ? MIN(1.0, c->red * 0.6 + 0.4 * thick) : c->red;
-            double g = edge ? MIN(1.0, c->green * 0.6 + 0.4 * thick) : c->green;
-            double b = edge ? MIN(1.0, c->blue * 0.6 + 0.4 * thick) : c->blue;
-            out[4 * x + 0] = (guint8)lround(r * a * 255);
-            out[4 * x + 1] = (guint8)lround(g * a * 255);
-            out[4 * x + 2] = (guint8)lround(b * a * 255);
-            out[4 * x + 3] = (guint8)lround(a * 255);
+            o[x] = edge ? edge_color : fill;
         }
     }
 }
 
-/* Overlay layers are at most LAYER_MAX_SIDE on the long side (a 4000×3000 image would
- * otherwise cost 48 MB per RGBA layer and a slow rebuild per prediction). */
-#define LAYER_MAX_SIDE 2048
-
-static void
-layer_size(int w, int h, int *lw, int *lh)
+/* Index of the first nonzero byte of row[0..n), or n (8 bytes at a time: a 12 MP mask is
+ * scanned on every prediction). */
+static int
+first_nonzero(const guint8 *row, int n)
 {
-    double s = MIN(1.0, (double)LAYER_MAX_SIDE / MAX(w, h));
-    *lw = MAX(1, (int)lround(w * s));
-    *lh = MAX(1, (int)lround(h * s));
+    int i = 0;
+    for (guint64 v; i + 8 <= n; i += 8) {
+        memcpy(&v, row + i, 8);
+        if (v)
+            break;
+    }
+    while (i < n && !row[i])
+        i++;
+    return i;
 }
 
-/* Nearest-neighbour resample of a (h, w) mask to (lh, lw); returns `m` itself when equal. */
-static const guint8 *
-layer_mask(const guint8 *m, int w, int h, int lw, int lh, guint8 **owned)
+/* Bounding box of the nonzero bytes of a (h, w) mask; FALSE when it is empty. */
+static gboolean
+mask_bbox(const guint8 *m, int w, int h, int box[4])
 {
-    *owned = NULL;
-    if (lw == w && lh == h)
-        return m;
+    int x0 = w, y0 = h, x1 = 0, y1 = 0;
+    for (int y = 0; y < h; y++) {
+        const guint8 *row = m + (gsize)y * w;
+        int a = first_nonzero(row, w), b = w;
+        if (a == b)
+            continue;
+        for (guint64 v; b - 8 >= a; b -= 8) {
+            memcpy(&v, row + b - 8, 8);
+            if (v)
+                break;
+        }
+        while (!row[b - 1])
+            b--;
+        x0 = MIN(x0, a);
+        x1 = MAX(x1, b);
+        y0 = MIN(y0, y);
+        y1 = y + 1;
+    }
+    box[0] = x0;
+    box[1] = y0;
+    box[2] = x1;
+    box[3] = y1;
+    return x1 > x0;
+}
+
+/* The objects' layer is at most LAYER_MAX_SIDE on the long side of their bounding box (a
+ * 4000×3000 image would otherwise cost 48 MB per RGBA layer and a slow rebuild). */
+#define LAYER_MAX_SIDE 2048
+
+/* Nearest-neighbour resample of the box (bx, by, bw, bh) of a (h, w) mask to (lh, lw). */
+static guint8 *
+layer_mask(const guint8 *m, int w, int bx, int by, int bw, int bh, int lw, int lh, const int *xs)
+{
     guint8 *out = g_malloc((gsize)lw * lh);
     for (int y = 0; y < lh; y++) {
-        const guint8 *row = m + (gsize)MIN(h - 1, (int)((y + 0.5) * h / lh)) * w;
+        const guint8 *row = m + (gsize)(by + MIN(bh - 1, (int)((y + 0.5) * bh / lh))) * w + bx;
+        guint8 *o = out + (gsize)y * lw;
         for (int x = 0; x < lw; x++)
-            out[(gsize)y * lw + x] = row[MIN(w - 1, (int)((x + 0.5) * w / lw))];
+            o[x] = row[xs[x]];
     }
-    *owned = out;
     return out;
 }
 
-static GdkTexture *
-texture_from_rgba(guint8 *rgba, int w, int h)
+/* The current mask at device resolution over the visible part of its bounding box. Outline:
+ * the mask's own edge pixels when an image pixel covers a device pixel or more (zoomed in),
+ * else the edges of the sampled mask (1 device px). */
+static void
+build_mask_view(SsaCanvas *self, int w, int h)
 {
-    g_autoptr(GBytes) bytes = g_bytes_new_take(rgba, (gsize)w * h * 4);
-    return gdk_memory_texture_new(w, h, GDK_MEMORY_R8G8B8A8_PREMULTIPLIED, bytes, (gsize)w * 4);
+    g_clear_object(&self->mask_view);
+    if (!self->mask)
+        return;
+    int sf = gtk_widget_get_scale_factor(GTK_WIDGET(self));
+    double z = self->zoom * sf, ox = self->off_x * sf, oy = self->off_y * sf;
+    const int *b = self->mask_box;
+    int x0 = MAX(0, (int)floor(ox + b[0] * z)), y0 = MAX(0, (int)floor(oy + b[1] * z));
+    int x1 = MIN(w * sf, (int)ceil(ox + b[2] * z)), y1 = MIN(h * sf, (int)ceil(oy + b[3] * z));
+    if (x1 <= x0 || y1 <= y0)
+        return;
+    int vw = x1 - x0, vh = y1 - y0, iw = self->image_w, ih = self->image_h;
+    const guint8 *m = g_bytes_get_data(self->mask, NULL);
+    guint32 fill, edge;
+    mask_colors(&self->mask_color, self->opacity, FALSE, &fill, &edge);
+    gboolean image_edges = z >= 1.0;
+    /* rows vy - 1 .. vy + 1 of the sampled mask (0 outside the image), one column of margin */
+    g_autofree int *xs = g_new(int, vw + 2);
+    for (int i = 0; i < vw + 2; i++) {
+        int ix = (int)floor((x0 + i - 1 + 0.5 - ox) / z);
+        xs[i] = ix >= 0 && ix < iw ? ix : -1;
+    }
+    g_autofree guint8 *rows = g_malloc((gsize)3 * (vw + 2));
+    guint32 *out = g_malloc0((gsize)vw * vh * 4);
+    int row_iy[3];
+    for (int vy = -1; vy <= vh; vy++) {
+        int iy = (int)floor((y0 + vy + 0.5 - oy) / z);
+        guint8 *r = rows + (gsize)((vy + 3) % 3) * (vw + 2);
+        row_iy[(vy + 3) % 3] = iy;
+        if (iy < 0 || iy >= ih)
+            memset(r, 0, vw + 2);
+        else
+            for (int i = 0; i < vw + 2; i++)
+                r[i] = xs[i] >= 0 ? m[(gsize)iy * iw + xs[i]] : 0;
+        int cy = vy - 1; /* the row whose neighbours are all sampled now */
+        if (cy < 0)
+            continue;
+        const guint8 *up = rows + (gsize)((cy + 2) % 3) * (vw + 2);
+        const guint8 *mid = rows + (gsize)((cy + 3) % 3) * (vw + 2);
+        const guint8 *down = r;
+        int my = row_iy[(cy + 3) % 3];
+        guint32 *o = out + (gsize)cy * vw;
+        for (int i = 1; i <= vw; i++) {
+            if (!mid[i])
+                continue;
+            gboolean e = image_edges ? is_edge(m, iw, ih, xs[i], my)
+                                     : !mid[i - 1] || !mid[i + 1] || !up[i] || !down[i];
+            o[i - 1] = e ? edge : fill;
+        }
+    }
+    g_autoptr(GBytes) bytes = g_bytes_new_take(out, (gsize)vw * vh * 4);
+    self->mask_view = gdk_memory_texture_new(vw, vh, GDK_MEMORY_DEFAULT, bytes, (gsize)vw * 4);
+    self->mask_view_rect = GRAPHENE_RECT_INIT((float)x0 / sf, (float)y0 / sf, (float)vw / sf, (float)vh / sf);
 }
 
 static void
-rebuild_mask_layer(SsaCanvas *self)
+invalidate_mask_view(SsaCanvas *self)
 {
-    g_clear_object(&self->mask_layer);
-    if (!self->mask || !self->image)
-        return;
-    int w = self->image_w, h = self->image_h, lw, lh;
-    layer_size(w, h, &lw, &lh);
-    g_autofree guint8 *owned = NULL;
-    const guint8 *m = layer_mask(self->mask, w, h, lw, lh, &owned);
-    guint8 *rgba = g_malloc0((gsize)lw * lh * 4);
-    paint_mask(rgba, m, lw, lh, &self->mask_color, self->opacity, FALSE);
-    self->mask_layer = texture_from_rgba(rgba, lw, lh);
+    g_clear_object(&self->mask_view);
+    gtk_widget_queue_draw(GTK_WIDGET(self));
+}
+
+/* The mask at screen resolution for the current view (rebuilt when the view changed). */
+static void
+append_mask(SsaCanvas *self, GtkSnapshot *snapshot, int w, int h)
+{
+    double key[6] = { self->zoom, self->off_x, self->off_y, w, h,
+                      gtk_widget_get_scale_factor(GTK_WIDGET(self)) };
+    if (!self->mask_view || memcmp(key, self->mask_view_key, sizeof key) != 0) {
+        build_mask_view(self, w, h);
+        memcpy(self->mask_view_key, key, sizeof key);
+    }
+    if (self->mask_view)
+        gtk_snapshot_append_texture(snapshot, self->mask_view, &self->mask_view_rect);
+}
+
+void
+ssa_canvas_set_mask_bytes(SsaCanvas *self, GBytes *mask, int width, int height)
+{
+    g_return_if_fail(SSA_IS_CANVAS(self));
+    g_clear_pointer(&self->mask, g_bytes_unref);
+    if (mask && self->image && width == self->image_w && height == self->image_h &&
+        g_bytes_get_size(mask) == (gsize)width * height &&
+        mask_bbox(g_bytes_get_data(mask, NULL), width, height, self->mask_box))
+        self->mask = g_bytes_ref(mask);
+    invalidate_mask_view(self);
 }
 
 void
 ssa_canvas_set_mask(SsaCanvas *self, const guint8 *mask, int width, int height)
 {
     g_return_if_fail(SSA_IS_CANVAS(self));
-    g_clear_pointer(&self->mask, g_free);
-    if (mask && self->image && width == self->image_w &&
-        height == self->image_h)
-        self->mask = g_memdup2(mask, (gsize)width * height);
-    rebuild_mask_layer(self);
-    gtk_widget_queue_draw(GTK_WIDGET(self));
+    g_autoptr(GBytes) bytes = NULL;
+    if (mask && width > 0 && height > 0)
+        bytes = g_bytes_new(mask, (gsize)width * height);
+    ssa_canvas_set_mask_bytes(self, bytes, width, height);
 }
 
 void
 ssa_canvas_set_objects(SsaCanvas *self, const SsaCanvasObject *objects, guint n_objects)
 {
     g_return_if_fail(SSA_IS_CANVAS(self));
-    g_clear_object(&self->objects_layer);
-    if (self->image && n_objects > 0) {
-        int w = self->image_w, h = self->image_h, lw, lh;
-        layer_size(w, h, &lw, &lh);
-        guint8 *rgba = g_malloc0((gsize)lw * lh * 4);
-        for (guint i = 0; i < n_objects; i++) {
-            g_autofree guint8 *owned = NULL;
-            const guint8 *m = layer_mask(objects[i].mask, w, h, lw, lh, &owned);
-            paint_mask(rgba, m, lw, lh, &objects[i].color, self->opacity * 0.8, objects[i].selected);
+    raster_clear(&self->objects_layer);
+    raster_view_clear(&self->objects_view);
+    int w = self->image_w, h = self->image_h;
+    int box[4] = { w, h, 0, 0 }, b[4];
+    g_autofree int *boxes = g_new(int, 4 * MAX(1, n_objects));
+    for (guint i = 0; self->image && i < n_objects; i++) {
+        if (!mask_bbox(objects[i].mask, w, h, b)) {
+            boxes[4 * i + 2] = 0; /* empty */
+            continue;
         }
-        self->objects_layer = texture_from_rgba(rgba, lw, lh);
+        memcpy(boxes + 4 * i, b, sizeof b);
+        box[0] = MIN(box[0], b[0]);
+        box[1] = MIN(box[1], b[1]);
+        box[2] = MAX(box[2], b[2]);
+        box[3] = MAX(box[3], b[3]);
+    }
+    if (box[2] > box[0]) {
+        int bw = box[2] - box[0], bh = box[3] - box[1];
+        double s = MIN(1.0, (double)LAYER_MAX_SIDE / MAX(bw, bh));
+        int lw = MAX(1, (int)lround(bw * s)), lh = MAX(1, (int)lround(bh * s));
+        g_autofree int *xs = g_new(int, lw);
+        for (int x = 0; x < lw; x++)
+            xs[x] = MIN(bw - 1, (int)((x + 0.5) * bw / lw));
+        guint32 *out = g_malloc0((gsize)lw * lh * 4);
+        for (guint i = 0; i < n_objects; i++) {
+            if (boxes[4 * i + 2] == 0)
+                continue;
+            guint32 fill, edge;
+            mask_colors(&objects[i].color, self->opacity * 0.8, objects[i].selected, &fill, &edge);
+            g_autofree guint8 *m = layer_mask(objects[i].mask, w, box[0], box[1], bw, bh, lw, lh, xs);
+            paint_mask(out, m, lw, lh, fill, edge, objects[i].selected);
+        }
+        self->objects_layer = (Raster){
+            .bytes = g_bytes_new_take(out, (gsize)lw * lh * 4),
+            .format = GDK_MEMORY_DEFAULT,
+            .bpp = 4,
+            .width = lw,
+            .height = lh,
+            .stride = (gsize)lw * 4,
+            .x = box[0],
+            .y = box[1],
+            .scale = (double)lw / bw,
+        };
     }
     gtk_widget_queue_draw(GTK_WIDGET(self));
 }
@@ -292,9 +625,15 @@ ssa_canvas_set_image_sized(SsaCanvas *self, GdkTexture *image, int width, int he
     g_set_object(&self->image, image);
     self->image_w = image ? width : 0;
     self->image_h = image ? height : 0;
-    g_clear_object(&self->objects_layer);
-    g_clear_object(&self->mask_layer);
-    g_clear_pointer(&self->mask, g_free);
+    g_clear_pointer(&self->levels, levels_unref);
+    Levels *levels = image ? g_object_get_data(G_OBJECT(image), "ssa-canvas-levels") : NULL;
+    if (levels)
+        self->levels = levels_ref(levels);
+    raster_clear(&self->objects_layer);
+    raster_view_clear(&self->image_view);
+    raster_view_clear(&self->objects_view);
+    g_clear_pointer(&self->mask, g_bytes_unref);
+    g_clear_object(&self->mask_view);
     g_clear_pointer(&self->trace, g_free);
     g_clear_pointer(&self->prompt, ssa_prompt_free);
     self->has_drag_box = FALSE;
@@ -308,6 +647,8 @@ void
 ssa_canvas_set_prompt(SsaCanvas *self, const SsaPrompt *prompt)
 {
     g_return_if_fail(SSA_IS_CANVAS(self));
+    if (!prompt && !self->prompt)
+        return;
     g_clear_pointer(&self->prompt, ssa_prompt_free);
     if (prompt)
         self->prompt = ssa_prompt_copy(prompt);
@@ -318,6 +659,8 @@ void
 ssa_canvas_set_trace(SsaCanvas *self, const ss_trace *trace, float scale)
 {
     g_return_if_fail(SSA_IS_CANVAS(self));
+    if (!trace && !self->trace)
+        return;
     g_clear_pointer(&self->trace, g_free);
     if (trace) {
         self->trace = g_memdup2(trace, sizeof *trace);
@@ -330,9 +673,10 @@ void
 ssa_canvas_set_mask_color(SsaCanvas *self, const GdkRGBA *color)
 {
     g_return_if_fail(SSA_IS_CANVAS(self));
+    if (gdk_rgba_equal(&self->mask_color, color))
+        return;
     self->mask_color = *color;
-    rebuild_mask_layer(self);
-    gtk_widget_queue_draw(GTK_WIDGET(self));
+    invalidate_mask_view(self);
 }
 
 /* ---- drawing ---------------------------------------------------------------------------- */
@@ -438,6 +782,33 @@ draw_prompt(SsaCanvas *self, cairo_t *cr)
     }
 }
 
+/* Widget-px bounds of what draw_prompt draws (FALSE: nothing). */
+static gboolean
+prompt_bounds(SsaCanvas *self, graphene_rect_t *bounds)
+{
+    double x0 = G_MAXDOUBLE, y0 = G_MAXDOUBLE, x1 = -G_MAXDOUBLE, y1 = -G_MAXDOUBLE;
+    const float *box = self->drag_kind == DRAG_BOX && self->has_drag_box ? self->drag_box
+                       : self->prompt && self->prompt->has_box       ? self->prompt->box
+                                                                     : NULL;
+    double wx, wy;
+    if (box) {
+        for (int i = 0; i < 2; i++) {
+            ssa_canvas_image_to_widget(self, box[2 * i], box[2 * i + 1], &wx, &wy);
+            x0 = MIN(x0, wx), y0 = MIN(y0, wy), x1 = MAX(x1, wx), y1 = MAX(y1, wy);
+        }
+    }
+    for (guint i = 0; self->prompt && i < self->prompt->n_points; i++) {
+        ssa_canvas_image_to_widget(self, self->prompt->points[i].x, self->prompt->points[i].y, &wx, &wy);
+        x0 = MIN(x0, wx), y0 = MIN(y0, wy), x1 = MAX(x1, wx), y1 = MAX(y1, wy);
+    }
+    if (x1 < x0)
+        return FALSE;
+    /* the point markers' radius and the box's line width */
+    *bounds = GRAPHENE_RECT_INIT(floor(x0) - 10, floor(y0) - 10, ceil(x1) - floor(x0) + 20,
+                                 ceil(y1) - floor(y0) + 20);
+    return TRUE;
+}
+
 static void
 ssa_canvas_snapshot(GtkWidget *widget, GtkSnapshot *snapshot)
 {
@@ -447,21 +818,23 @@ ssa_canvas_snapshot(GtkWidget *widget, GtkSnapshot *snapshot)
         return;
     if (self->fit)
         fit_view(self);
-    int iw = self->image_w, ih = self->image_h;
-    graphene_rect_t r = GRAPHENE_RECT_INIT(self->off_x, self->off_y, iw * self->zoom, ih * self->zoom);
+    graphene_rect_t all = GRAPHENE_RECT_INIT(0, 0, w, h), bounds;
 
-    gtk_snapshot_push_clip(snapshot, &GRAPHENE_RECT_INIT(0, 0, w, h));
-    gtk_snapshot_append_texture(snapshot, self->image, &r);
-    if (self->objects_layer)
-        gtk_snapshot_append_texture(snapshot, self->objects_layer, &r);
-    if (self->mask_layer)
-        gtk_snapshot_append_texture(snapshot, self->mask_layer, &r);
+    gtk_snapshot_push_clip(snapshot, &all);
+    append_image(self, snapshot, w, h);
+    if (self->objects_layer.bytes)
+        append_raster(self, snapshot, &self->objects_layer, w, h, &self->objects_view);
+    append_mask(self, snapshot, w, h);
 
-    cairo_t *cr = gtk_snapshot_append_cairo(snapshot, &GRAPHENE_RECT_INIT(0, 0, w, h));
-    if (self->trace && self->show_circles)
-        draw_circles(self, cr);
-    draw_prompt(self, cr);
-    cairo_destroy(cr);
+    gboolean circles = self->trace && self->show_circles;
+    gboolean prompt = prompt_bounds(self, &bounds) && graphene_rect_intersection(&bounds, &all, &bounds);
+    if (circles || prompt) {
+        cairo_t *cr = gtk_snapshot_append_cairo(snapshot, circles ? &all : &bounds);
+        if (circles)
+            draw_circles(self, cr);
+        draw_prompt(self, cr);
+        cairo_destroy(cr);
+    }
     gtk_snapshot_pop(snapshot);
 }
 
@@ -652,7 +1025,7 @@ ssa_canvas_set_property(GObject *object, guint id, const GValue *value, GParamSp
     switch (id) {
     case PROP_OVERLAY_OPACITY:
         self->opacity = g_value_get_double(value);
-        rebuild_mask_layer(self);
+        g_clear_object(&self->mask_view);
         break;
     case PROP_SHOW_CIRCLES: self->show_circles = g_value_get_boolean(value); break;
     case PROP_CIRCLES_K: self->circles_k = g_value_get_int(value); break;
@@ -666,9 +1039,12 @@ ssa_canvas_finalize(GObject *object)
 {
     SsaCanvas *self = SSA_CANVAS(object);
     g_clear_object(&self->image);
-    g_clear_object(&self->objects_layer);
-    g_clear_object(&self->mask_layer);
-    g_clear_pointer(&self->mask, g_free);
+    g_clear_pointer(&self->levels, levels_unref);
+    raster_clear(&self->objects_layer);
+    raster_view_clear(&self->image_view);
+    raster_view_clear(&self->objects_view);
+    g_clear_pointer(&self->mask, g_bytes_unref);
+    g_clear_object(&self->mask_view);
     g_clear_pointer(&self->prompt, ssa_prompt_free);
     g_clear_pointer(&self->trace, g_free);
     G_OBJECT_CLASS(ssa_canvas_parent_class)->finalize(object);

@@ -24,12 +24,20 @@ void ssa_canvas_set_image(SsaCanvas *self, GdkTexture *image);
 /* The image is width x height pixels; `image` may be a smaller copy (drawn scaled up).
  * Coordinates, masks and prompts are in the full size. */
 void ssa_canvas_set_image_sized(SsaCanvas *self, GdkTexture *image, int width, int height);
+/* Makes `texture` (a GdkMemoryTexture of `pixels`: R8G8B8 or GDK_MEMORY_DEFAULT, `stride`
+ * bytes a row) cheap to draw at any zoom: halved copies for zoomed-out views, and the pixels
+ * to draw only the visible part. Call once, from any thread, before the texture is shown
+ * (slow for big images); without it the canvas draws the whole texture on each frame. */
+void ssa_canvas_prepare_texture(GdkTexture *texture, GBytes *pixels, GdkMemoryFormat format,
+                                gsize stride);
 int ssa_canvas_get_image_width(SsaCanvas *self);
 int ssa_canvas_get_image_height(SsaCanvas *self);
 /* The prompt being built (copied; NULL = none). */
 void ssa_canvas_set_prompt(SsaCanvas *self, const SsaPrompt *prompt);
 /* The current (not yet accepted) mask, 0/1 at the image size (copied; NULL clears). */
 void ssa_canvas_set_mask(SsaCanvas *self, const guint8 *mask, int width, int height);
+/* The same without a copy: `mask` (width * height bytes) is kept (referenced) until replaced. */
+void ssa_canvas_set_mask_bytes(SsaCanvas *self, GBytes *mask, int width, int height);
 /* Accepted objects, composited into one layer (masks are read, not kept). */
 void ssa_canvas_set_objects(SsaCanvas *self, const SsaCanvasObject *objects, guint n_objects);
 /* Attention trace of the current prediction (copied; NULL clears). `scale` = 1024 / long side. */

@@ -146,6 +146,14 @@ ssa_prompt_is_empty_ui(const SsaPrompt *p)
     return !p || (!p->has_box && p->n_points == 0);
 }
 
+/* Result i's mask as bytes that keep the prediction alive (no copy). */
+static GBytes *
+prediction_mask(SsaPrediction *pred, int i)
+{
+    return g_bytes_new_with_free_func(pred->results[i].mask, (gsize)pred->width * pred->height,
+                                      (GDestroyNotify)ssa_prediction_unref, ssa_prediction_ref(pred));
+}
+
 static void
 show_prediction(SsaWindow *self)
 {
@@ -154,10 +162,12 @@ show_prediction(SsaWindow *self)
     if (pred && pred->width == w && pred->height == h) {
         const SsaModeResult *r = &pred->results[0];
         float scale = (float)SS_IMG_SIZE / MAX(w, h);
-        ssa_canvas_set_mask(self->canvas, r->mask, w, h);
+        g_autoptr(GBytes) mask = prediction_mask(pred, 0);
+        ssa_canvas_set_mask_bytes(self->canvas, mask, w, h);
         ssa_canvas_set_trace(self->canvas, r->trace, scale);
         if (pred->n_results == 2) {
-            ssa_canvas_set_mask(self->compare_canvas, pred->results[1].mask, w, h);
+            g_autoptr(GBytes) mask2 = prediction_mask(pred, 1);
+            ssa_canvas_set_mask_bytes(self->compare_canvas, mask2, w, h);
             ssa_canvas_set_trace(self->compare_canvas, pred->results[1].trace, scale);
         } else {
             ssa_canvas_set_mask(self->compare_canvas, NULL, 0, 0);
@@ -181,7 +191,7 @@ ssa_window_clear_prompt(SsaWindow *self)
 {
     g_clear_pointer(&self->prompt, ssa_prompt_free);
     self->prompt = ssa_prompt_new();
-    g_clear_pointer(&self->prediction, ssa_prediction_free);
+    g_clear_pointer(&self->prediction, ssa_prediction_unref);
     self->predict_pending = FALSE;
     self->pending_generation = 0;
     ssa_worker_cancel_predictions(self->worker);
@@ -244,8 +254,8 @@ on_prediction(SsaWorker *worker, SsaPrediction *pred, SsaWindow *self)
     if (!self->embedding || pred->width != self->embedding->width ||
         pred->height != self->embedding->height)
         return;
-    g_clear_pointer(&self->prediction, ssa_prediction_free);
-    self->prediction = ssa_prediction_copy(pred);
+    g_clear_pointer(&self->prediction, ssa_prediction_unref);
+    self->prediction = ssa_prediction_ref(pred);
     if (pred->generation == self->pending_generation)
         self->pending_generation = 0;
     g_debug("prediction %u shown: %s iou %.4f in %.1f ms", pred->generation,
@@ -370,7 +380,9 @@ ssa_window_refresh_objects(SsaWindow *self)
     }
     ssa_window_noc_add_canvas_objects(self, objs);
     ssa_canvas_set_objects(self->canvas, (SsaCanvasObject *)objs->data, objs->len);
-    ssa_canvas_set_objects(self->compare_canvas, (SsaCanvasObject *)objs->data, objs->len);
+    /* the hidden compare view gets its layer when it is shown (PROP_COMPARE) */
+    ssa_canvas_set_objects(self->compare_canvas, (SsaCanvasObject *)objs->data,
+                           self->compare ? objs->len : 0);
     if (self->image_index >= 0)
         ssa_window_update_image_count(self, self->image_index);
 }
@@ -790,6 +802,7 @@ ssa_window_set_property(GObject *object, guint id, const GValue *value, GParamSp
             return;
         self->compare = g_value_get_boolean(value);
         gtk_widget_set_visible(self->compare_overlay, self->compare);
+        ssa_window_refresh_objects(self);
         break;
     case PROP_SHOW_CIRCLES:
         if (self->show_circles == g_value_get_boolean(value))
@@ -927,7 +940,7 @@ ssa_window_finalize(GObject *object)
     g_clear_object(&self->texture);
     g_clear_pointer(&self->embedding, ssa_embedding_unref);
     g_clear_pointer(&self->prompt, ssa_prompt_free);
-    g_clear_pointer(&self->prediction, ssa_prediction_free);
+    g_clear_pointer(&self->prediction, ssa_prediction_unref);
     g_clear_pointer(&self->thumbnails, g_hash_table_unref);
     g_clear_pointer(&self->image_count_labels, g_ptr_array_unref);
     g_free(self->default_project_path);

@@ -1,6 +1,7 @@
 /* ssa-worker.c — engine work off the main loop (see ssa-worker.h). */
 #define G_LOG_DOMAIN "ssa-worker"
 #include "ssa-worker.h"
+#include "ssa-canvas.h"
 #include "image-io.h"
 #include "model-path.h"
 #include <errno.h>
@@ -54,10 +55,17 @@ ssa_embedding_unref(SsaEmbedding *emb)
     }
 }
 
-void
-ssa_prediction_free(SsaPrediction *pred)
+SsaPrediction *
+ssa_prediction_ref(SsaPrediction *pred)
 {
-    if (!pred)
+    g_atomic_ref_count_inc(&pred->ref);
+    return pred;
+}
+
+void
+ssa_prediction_unref(SsaPrediction *pred)
+{
+    if (!pred || !g_atomic_ref_count_dec(&pred->ref))
         return;
     for (int i = 0; i < pred->n_results; i++) {
         g_free(pred->results[i].mask);
@@ -65,20 +73,6 @@ ssa_prediction_free(SsaPrediction *pred)
         g_free(pred->results[i].trace);
     }
     g_free(pred);
-}
-
-SsaPrediction *
-ssa_prediction_copy(const SsaPrediction *pred)
-{
-    SsaPrediction *copy = g_memdup2(pred, sizeof *pred);
-    gsize n = (gsize)pred->width * pred->height;
-    for (int i = 0; i < pred->n_results; i++) {
-        const SsaModeResult *r = &pred->results[i];
-        copy->results[i].mask = g_memdup2(r->mask, n);
-        copy->results[i].low_res = g_memdup2(r->low_res, sizeof(float) * SS_LOWRES_SIDE * SS_LOWRES_SIDE);
-        copy->results[i].trace = r->trace ? g_memdup2(r->trace, sizeof *r->trace) : NULL;
-    }
-    return copy;
 }
 
 /* ---- per-thread engine state ------------------------------------------------------------ */
@@ -239,6 +233,30 @@ texture_result_free(TextureResult *r)
     g_free(r);
 }
 
+/* Drops the alpha channel of an 8-bit RGBA pixbuf in place (rows packed to 3 * width bytes,
+ * as ssa_image_load does: what is shown is what the encoder sees). */
+static void
+pack_rgb(GdkPixbuf *pb, gsize *stride)
+{
+    int w = gdk_pixbuf_get_width(pb), h = gdk_pixbuf_get_height(pb);
+    int nc = gdk_pixbuf_get_n_channels(pb);
+    gsize rs = (gsize)gdk_pixbuf_get_rowstride(pb);
+    guint8 *px = gdk_pixbuf_get_pixels(pb);
+    *stride = rs;
+    if (nc == 3)
+        return;
+    for (int y = 0; y < h; y++) {
+        const guint8 *s = px + (gsize)y * rs;
+        guint8 *d = px + (gsize)y * w * 3;
+        for (int x = 0; x < w; x++) {
+            d[x * 3] = s[x * nc];
+            d[x * 3 + 1] = s[x * nc + 1];
+            d[x * 3 + 2] = s[x * nc + 2];
+        }
+    }
+    *stride = (gsize)w * 3;
+}
+
 static void
 load_texture_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
@@ -246,6 +264,9 @@ load_texture_thread(GTask *task, gpointer source, gpointer task_data, GCancellab
     const char *path = task_data;
     TextureResult *r = g_new0(TextureResult, 1);
     int w = 0, h = 0;
+    g_autoptr(GBytes) bytes = NULL;
+    gsize stride = 0;
+    GdkMemoryFormat format = GDK_MEMORY_R8G8B8;
     gboolean big = ssa_big_decode_lock(path);
     if (ssa_image_file_sane(path) && gdk_pixbuf_get_file_info(path, &w, &h) &&
         (gint64)w * h <= SSA_IMAGE_MAX_PIXELS &&
@@ -253,14 +274,19 @@ load_texture_thread(GTask *task, gpointer source, gpointer task_data, GCancellab
         /* big image: a downscaled copy for the screen (full-size RGB + the renderer's copy of
          * it would be 7 bytes a pixel); masks and prompts stay in full-size pixels */
         double s = (double)SSA_DISPLAY_MAX_SIDE / MAX(w, h);
-        g_autoptr(GdkPixbuf) pb = gdk_pixbuf_new_from_file_at_scale(path, MAX(1, (int)(w * s + 0.5)),
-                                                                    MAX(1, (int)(h * s + 0.5)), FALSE, NULL);
-        if (pb && gdk_pixbuf_get_bits_per_sample(pb) == 8) {
-            r->texture = gdk_texture_new_for_pixbuf(pb);
+        GdkPixbuf *pb = gdk_pixbuf_new_from_file_at_scale(path, MAX(1, (int)(w * s + 0.5)),
+                                                          MAX(1, (int)(h * s + 0.5)), FALSE, NULL);
+        if (pb && gdk_pixbuf_get_bits_per_sample(pb) == 8 && gdk_pixbuf_get_n_channels(pb) >= 3) {
+            int tw = gdk_pixbuf_get_width(pb), th = gdk_pixbuf_get_height(pb);
+            pack_rgb(pb, &stride);
+            bytes = g_bytes_new_with_free_func(gdk_pixbuf_get_pixels(pb), stride * (th - 1) + (gsize)tw * 3,
+                                               g_object_unref, g_steal_pointer(&pb));
+            r->texture = gdk_memory_texture_new(tw, th, GDK_MEMORY_R8G8B8, bytes, stride);
             r->width = w;
             r->height = h;
-            g_debug("%s: %dx%d shown at %dx%d", path, w, h, gdk_pixbuf_get_width(pb), gdk_pixbuf_get_height(pb));
+            g_debug("%s: %dx%d shown at %dx%d", path, w, h, tw, th);
         }
+        g_clear_object(&pb);
     }
     if (!r->texture) {
         SsaImage *img = ssa_image_load(path, 0, &error);
@@ -271,16 +297,30 @@ load_texture_thread(GTask *task, gpointer source, gpointer task_data, GCancellab
             g_task_return_error(task, error);
             return;
         }
-        GBytes *bytes = g_bytes_new_with_free_func(img->rgb, (gsize)img->stride * img->height,
-                                                   (GDestroyNotify)ssa_image_free, img);
         r->width = img->width;
         r->height = img->height;
-        r->texture = gdk_memory_texture_new(img->width, img->height, GDK_MEMORY_R8G8B8, bytes,
-                                            img->stride);
-        g_bytes_unref(bytes);
+        if ((gint64)img->width * img->height <= SSA_DISPLAY_NATIVE_PIXELS) {
+            /* the renderer's own format: drawing it is a memcpy, not a conversion */
+            gsize n = (gsize)img->width * img->height;
+            guint32 *px = g_malloc(n * 4);
+            for (gsize i = 0; i < n; i++) {
+                const guint8 *p = img->rgb + i * 3;
+                px[i] = 0xff000000u | (guint32)p[0] << 16 | (guint32)p[1] << 8 | p[2];
+            }
+            ssa_image_free(img);
+            format = GDK_MEMORY_DEFAULT;
+            stride = (gsize)r->width * 4;
+            bytes = g_bytes_new_take(px, n * 4);
+        } else {
+            stride = img->stride;
+            bytes = g_bytes_new_with_free_func(img->rgb, (gsize)img->stride * img->height,
+                                               (GDestroyNotify)ssa_image_free, img);
+        }
+        r->texture = gdk_memory_texture_new(r->width, r->height, format, bytes, stride);
     }
     if (big)
         ssa_big_decode_unlock();
+    ssa_canvas_prepare_texture(r->texture, bytes, format, stride);
     g_task_return_pointer(task, r, (GDestroyNotify)texture_result_free);
 }
 
@@ -583,7 +623,7 @@ decode_job_free(DecodeJob *job)
     ssa_embedding_unref(job->emb);
     ssa_prompt_free(job->prompt);
     g_free(job->mask_input);
-    ssa_prediction_free(job->pred);
+    ssa_prediction_unref(job->pred);
     g_free(job->error);
     g_free(job);
 }
@@ -657,6 +697,7 @@ decode_pool_func(gpointer data, gpointer user_data)
     memcpy(prompt.box, job->prompt->box, sizeof prompt.box);
 
     SsaPrediction *pred = g_new0(SsaPrediction, 1);
+    g_atomic_ref_count_init(&pred->ref);
     pred->generation = job->generation;
     pred->width = job->emb->width;
     pred->height = job->emb->height;
@@ -677,7 +718,8 @@ decode_pool_func(gpointer data, gpointer user_data)
         r->mode = job->modes[i];
         r->iou_pred = ctx->result.iou_pred;
         memcpy(r->alpha, ctx->result.alpha, sizeof r->alpha);
-        r->mask = g_memdup2(ctx->result.mask, (gsize)pred->width * pred->height);
+        /* taken, not copied: the engine allocates the next one (malloc'd: g_free frees it) */
+        r->mask = g_steal_pointer(&ctx->result.mask);
         r->low_res = g_memdup2(ctx->result.low_res, sizeof ctx->result.low_res);
         if (ctx->result.trace)
             r->trace = g_memdup2(ctx->result.trace, sizeof *ctx->result.trace);
@@ -687,7 +729,7 @@ decode_pool_func(gpointer data, gpointer user_data)
     if (pred->n_results == job->n_modes)
         job->pred = pred;
     else
-        ssa_prediction_free(pred);
+        ssa_prediction_unref(pred);
     if (!job->pred && !job->error)
         g_debug("request %u went stale while decoding", job->generation);
     post_to_main(self, deliver_prediction_idle, job);

@@ -44,16 +44,19 @@ typedef struct {
     double ms;      /* prompt encoder + decoder + post-processing */
 } SsaModeResult;
 
-/* The answer to one ssa_worker_predict() call: one result, or two in compare mode. */
+/* The answer to one ssa_worker_predict() call: one result, or two in compare mode; immutable,
+ * refcounted (the masks are shared, not copied, by the window and the canvases). */
 struct _SsaPrediction {
     guint generation;
     int width, height;
     int n_results;
     SsaModeResult results[2];
+    /*< private >*/
+    gatomicrefcount ref;
 };
-SsaPrediction *ssa_prediction_copy(const SsaPrediction *pred);
-void ssa_prediction_free(SsaPrediction *pred);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(SsaPrediction, ssa_prediction_free)
+SsaPrediction *ssa_prediction_ref(SsaPrediction *pred);
+void ssa_prediction_unref(SsaPrediction *pred);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SsaPrediction, ssa_prediction_unref)
 
 #define SSA_TYPE_WORKER (ssa_worker_get_type())
 G_DECLARE_FINAL_TYPE(SsaWorker, ssa_worker, SSA, WORKER, GObject)
@@ -72,6 +75,9 @@ const char *ssa_worker_get_model_hash(SsaWorker *self); /* NULL without a model 
  * a side above SSA_DISPLAY_MAX_SIDE come as a downscaled texture; width / height (nullable)
  * get the image's real size. */
 #define SSA_DISPLAY_MAX_SIDE 4096
+/* Images up to this size are kept in the renderer's format (4 bytes a pixel, drawn without a
+ * conversion); bigger ones as RGB (3 bytes a pixel; only the visible part is converted). */
+#define SSA_DISPLAY_NATIVE_PIXELS G_GINT64_CONSTANT(4200000)
 /* Decoding an image above 16 MP holds its whole RGB for a moment (the loaders decode before
  * they scale): the display, thumbnail and encoder loads of such images take this lock so
  * that only one of those buffers exists at a time. Returns whether it was taken (unlock
@@ -94,8 +100,8 @@ SsaEmbedding *ssa_worker_lookup_embedding(SsaWorker *self, const char *path);
 
 /* Queues a decode; returns its generation. Everything older becomes stale. `modes` are run
  * in order on the same prompt (n_modes 1 or 2). mask_input: (256, 256) logits or NULL.
- * The answer comes as the "prediction" signal (SsaPrediction*, owned by the worker during
- * emission) or, on failure, "prediction-failed" (generation, message). */
+ * The answer comes as the "prediction" signal (SsaPrediction*, the worker's
+ * reference: take one with ssa_prediction_ref to keep it) or, on failure, "prediction-failed" (generation, message). */
 guint ssa_worker_predict(SsaWorker *self, SsaEmbedding *emb, const SsaPrompt *prompt,
                            const float *mask_input, const ss_mode *modes, int n_modes,
                            gboolean want_trace);

@@ -114,6 +114,102 @@ test_canvas_geometry(void)
     gtk_window_destroy(GTK_WINDOW(win));
 }
 
+/* The canvas as the renderer draws it, as packed GDK_MEMORY_DEFAULT pixels (w, h). */
+static guint32 *
+render_canvas(GtkWidget *canvas, int *w, int *h)
+{
+    *w = gtk_widget_get_width(canvas);
+    *h = gtk_widget_get_height(canvas);
+    g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new(canvas);
+    GtkSnapshot *snapshot = gtk_snapshot_new();
+    gdk_paintable_snapshot(paintable, snapshot, *w, *h);
+    g_autoptr(GskRenderNode) node = gtk_snapshot_free_to_node(snapshot);
+    g_assert_nonnull(node);
+    GskRenderer *renderer = gtk_native_get_renderer(gtk_widget_get_native(canvas));
+    g_autoptr(GdkTexture) tex = gsk_renderer_render_texture(renderer, node,
+                                                            &GRAPHENE_RECT_INIT(0, 0, *w, *h));
+    guint32 *px = g_malloc((gsize)*w * *h * 4);
+    gdk_texture_download(tex, (guchar *)px, (gsize)*w * 4);
+    return px;
+}
+
+static guint32
+pixel_at_image(GtkWidget *canvas, const guint32 *px, int w, int h, double ix, double iy)
+{
+    double wx, wy;
+    ssa_canvas_image_to_widget(SSA_CANVAS(canvas), ix, iy, &wx, &wy);
+    int x = (int)wx, y = (int)wy;
+    g_assert_true(x >= 0 && y >= 0 && x < w && y < h);
+    return px[(gsize)y * w + x];
+}
+
+/* A prepared (levels, visible part only) image with a mask: the mask is drawn over its own
+ * pixels and nowhere else, zoomed out (a halved level) and zoomed in (the full-size pixels). */
+static void
+test_canvas_layers(void)
+{
+    GtkWidget *win = gtk_window_new();
+    GtkWidget *canvas = ssa_canvas_new();
+    gtk_window_set_child(GTK_WINDOW(win), canvas);
+    gtk_window_set_default_size(GTK_WINDOW(win), 600, 400);
+    gtk_window_present(GTK_WINDOW(win));
+    g_assert_true(wait_for(canvas_allocated, canvas, 5000));
+    iterate(100);
+    int iw = 2400, ih = 1200;
+    guint8 *rgb = g_malloc((gsize)iw * ih * 3);
+    for (int y = 0; y < ih; y++)
+        for (int x = 0; x < iw; x++) {
+            guint8 *p = rgb + ((gsize)y * iw + x) * 3;
+            p[0] = x < iw / 2 ? 200 : 40; /* red left half, green right half */
+            p[1] = x < iw / 2 ? 40 : 200;
+            p[2] = 40;
+        }
+    g_autoptr(GBytes) bytes = g_bytes_new_take(rgb, (gsize)iw * ih * 3);
+    g_autoptr(GdkTexture) tex = gdk_memory_texture_new(iw, ih, GDK_MEMORY_R8G8B8, bytes, (gsize)iw * 3);
+    ssa_canvas_prepare_texture(tex, bytes, GDK_MEMORY_R8G8B8, (gsize)iw * 3);
+    ssa_canvas_set_image(SSA_CANVAS(canvas), tex);
+    /* mask: the rectangle (1120..1400, 400..800), across the red / green border */
+    guint8 *m = g_malloc0((gsize)iw * ih);
+    for (int y = 400; y < 800; y++)
+        memset(m + (gsize)y * iw + 1120, 1, 280);
+    g_autoptr(GBytes) mask = g_bytes_new_take(m, (gsize)iw * ih);
+    ssa_canvas_set_mask_bytes(SSA_CANVAS(canvas), mask, iw, ih);
+    GdkRGBA blue = { 0, 0, 1, 1 };
+    ssa_canvas_set_mask_color(SSA_CANVAS(canvas), &blue);
+    iterate(100);
+    g_assert_cmpfloat(ssa_canvas_get_zoom(SSA_CANVAS(canvas)), <, 0.3);
+    int w, h;
+    g_autofree guint32 *px = render_canvas(canvas, &w, &h);
+    guint32 in = pixel_at_image(canvas, px, w, h, 1160, 600);
+    guint32 out = pixel_at_image(canvas, px, w, h, 300, 600);
+    guint32 right = pixel_at_image(canvas, px, w, h, 2000, 600);
+    g_assert_cmpuint(in & 0xff, >, 80);          /* tinted blue */
+    g_assert_cmpuint(in >> 16 & 0xff, >, 80);    /* over the red image */
+    g_assert_cmpuint(out & 0xff, <, 60);         /* untouched red */
+    g_assert_cmpuint(out >> 16 & 0xff, >, 180);
+    g_assert_cmpuint(right >> 8 & 0xff, >, 180); /* untouched green */
+    g_assert_cmpuint(right & 0xff, <, 60);
+    /* zoomed in past 200 % around the centre: the full-size pixels, the mask's left edge */
+    for (int i = 0; i < 10; i++)
+        ssa_canvas_zoom_in(SSA_CANVAS(canvas));
+    g_assert_cmpfloat(ssa_canvas_get_zoom(SSA_CANVAS(canvas)), >, 2.0);
+    iterate(100);
+    g_autofree guint32 *px2 = render_canvas(canvas, &w, &h);
+    /* one image px either side of the edge: image outside, outline on it, fill inside */
+    guint32 left = pixel_at_image(canvas, px2, w, h, 1119.5, 600.5);
+    guint32 edge = pixel_at_image(canvas, px2, w, h, 1120.5, 600.5);
+    guint32 fill = pixel_at_image(canvas, px2, w, h, 1122.5, 600.5);
+    g_assert_cmpuint(left & 0xff, <, 60);
+    g_assert_cmpuint(left >> 16 & 0xff, >, 180);
+    g_assert_cmpuint(edge & 0xff, >, 80);
+    g_assert_cmpuint(fill & 0xff, >, 80);
+    g_assert_cmpuint(fill >> 16 & 0xff, >, 80);
+    g_assert_cmpuint(edge, !=, fill);            /* the outline is its own colour */
+    ssa_canvas_set_mask_bytes(SSA_CANVAS(canvas), NULL, 0, 0);
+    iterate(50);
+    gtk_window_destroy(GTK_WINDOW(win));
+}
+
 /* ---- window ----------------------------------------------------------------------------- */
 
 static SsaApplication *app;
@@ -498,6 +594,7 @@ main(int argc, char **argv)
     if (!ssa_application_get_settings(app))
         return 1;
     g_test_add_func("/canvas/geometry", test_canvas_geometry);
+    g_test_add_func("/canvas/layers", test_canvas_layers);
     g_test_add_func("/window/no-model", test_window_no_model);
     g_test_add_func("/window/open-folder", test_window_open_folder);
     g_test_add_func("/window/bad-files", test_window_bad_files);
