@@ -94,6 +94,13 @@ void         ssa_error_one_line  (GError *error);
 char        *ssa_json_to_data    (json_object *root, gsize *length);
 gboolean     ssa_write_file_atomic (const char *path, const char *data, gsize length,
                                     GError **error);
+/* Leftovers of atomic writes of `path` that were killed between the temp file and the rename:
+ * regular files in the same folder, owned by this user, named exactly BASENAME.XXXXXX (six of
+ * A-Z a-z 0-9: the template g_file_set_contents uses), last modified at least `min_age_s`
+ * seconds ago (a younger one may be another process's save in progress). Removes them and
+ * returns how many; never touches `path` itself or anything else. */
+#define SSA_STALE_TEMP_AGE 60 /* s */
+guint        ssa_remove_stale_temp_files (const char *path, gint64 min_age_s);
 
 /* The undo history (ssa-undo.c). */
 typedef enum {

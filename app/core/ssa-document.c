@@ -34,6 +34,7 @@ struct _SsaDocument
   guint autosave_delay;
   guint autosave_source;
   gboolean modified;
+  gint64 temp_sweep_time;      /* monotonic µs of the last stale temp file sweep, 0 = none */
 };
 
 G_DEFINE_FINAL_TYPE (SsaDocument, ssa_document, G_TYPE_OBJECT)
@@ -301,6 +302,22 @@ record (SsaDocument *self, SsaCommand *cmd, const char *label)
 
 /* --- loading, saving ------------------------------------------------------------------------ */
 
+/* A SIGKILL between g_file_set_contents' temp file and its rename leaves PROJECT.XXXXXX behind:
+ * remove this project's stale ones when it is opened, and on save at most once a minute (or
+ * when it is saved under a new name). */
+static void
+sweep_temp_files (SsaDocument *self, const char *abs, gboolean force)
+{
+  gint64 now = g_get_monotonic_time ();
+  guint n;
+
+  if (!force && self->temp_sweep_time != 0 && now - self->temp_sweep_time < 60 * G_USEC_PER_SEC)
+    return;
+  self->temp_sweep_time = now;
+  if ((n = ssa_remove_stale_temp_files (abs, SSA_STALE_TEMP_AGE)) > 0)
+    g_debug ("%s: removed %u stale temp file(s) of interrupted saves", abs, n);
+}
+
 SsaDocument *
 ssa_document_new_from_file (const char *path, GError **error)
 {
@@ -328,6 +345,7 @@ ssa_document_new_from_file (const char *path, GError **error)
     return NULL;
   ssa_document_set_path_internal (doc, abs);
   ssa_document_set_modified_internal (doc, FALSE);
+  sweep_temp_files (doc, abs, TRUE);
   return doc;
 }
 
@@ -361,6 +379,7 @@ ssa_document_save (SsaDocument *self, const char *path, GError **error)
   if (!ssa_write_file_atomic (abs, data, len, error))
     return FALSE;
   g_clear_handle_id (&self->autosave_source, g_source_remove);
+  sweep_temp_files (self, abs, g_strcmp0 (abs, self->path) != 0);
   ssa_document_set_path_internal (self, abs);
   set_modified (self, FALSE);
   g_signal_emit (self, signals[SAVED], 0, abs);

@@ -1,6 +1,12 @@
 /* ssa-json.c — json-c helpers with one-line GErrors, and the atomic file write. */
+#include <errno.h>
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include "ssa-core-private.h"
 
@@ -201,6 +207,56 @@ ssa_write_file_atomic (const char *path, const char *data, gsize length, GError 
       return FALSE;
     }
   return TRUE;
+}
+
+/* BASENAME.XXXXXX with X in GLib's temp-name alphabet (g_mkstemp_full, glib/gfileutils.c). */
+static gboolean
+is_temp_name_of (const char *name, const char *base)
+{
+  size_t n = strlen (base);
+
+  if (strncmp (name, base, n) != 0 || name[n] != '.' || strlen (name + n + 1) != 6)
+    return FALSE;
+  for (const char *p = name + n + 1; *p; p++)
+    if (!g_ascii_isalnum (*p))
+      return FALSE;
+  return TRUE;
+}
+
+guint
+ssa_remove_stale_temp_files (const char *path, gint64 min_age_s)
+{
+  g_autofree char *dir = NULL;
+  g_autofree char *base = NULL;
+  const char *name;
+  GDir *d;
+  guint removed = 0;
+  time_t now = time (NULL);
+
+  g_return_val_if_fail (path != NULL, 0);
+  dir = g_path_get_dirname (path);
+  base = g_path_get_basename (path);
+  if ((d = g_dir_open (dir, 0, NULL)) == NULL)
+    return 0;
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *full = NULL;
+      GStatBuf st;
+
+      if (!is_temp_name_of (name, base))
+        continue;
+      full = g_build_filename (dir, name, NULL);
+      /* lstat: a symlink with that name is not ours; neither is another user's file */
+      if (g_lstat (full, &st) != 0 || !S_ISREG (st.st_mode) || st.st_uid != getuid ()
+          || (gint64) now - (gint64) st.st_mtime < min_age_s)
+        continue;
+      if (g_unlink (full) == 0)
+        removed++;
+      else
+        g_debug ("%s: cannot remove a stale temp file: %s", full, g_strerror (errno));
+    }
+  g_dir_close (d);
+  return removed;
 }
 
 void

@@ -1,5 +1,10 @@
 /* test-project.c — project file: save / load round trip with history, relative paths,
  * autosave (debounced, atomic), malformed files → one-line errors, never a crash. */
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "test-util.h"
 #include "ssa-core-private.h"
 
@@ -428,6 +433,122 @@ test_inconsistent_history (void)
     }
 }
 
+/* Writes `path` with `contents` and sets its (or a symlink's own) modification time `age_s`
+ * seconds into the past. */
+static void
+put_file (const char *path, const char *contents, gint64 age_s)
+{
+  g_autoptr(GError) error = NULL;
+  struct timespec ts[2];
+
+  if (contents != NULL)
+    {
+      g_file_set_contents (path, contents, -1, &error);
+      g_assert_no_error (error);
+    }
+  ts[0].tv_sec = ts[1].tv_sec = time (NULL) - age_s;
+  ts[0].tv_nsec = ts[1].tv_nsec = 0;
+  g_assert_cmpint (utimensat (AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW), ==, 0);
+}
+
+/* A SIGKILL during a save leaves project.json.XXXXXX: the next open removes this project's stale
+ * ones (and only those), the project still loads; a save under a new name sweeps that name. */
+static void
+test_stale_temp_files (void)
+{
+  g_autofree char *dir = make_tmpdir ();
+  g_autofree char *outside = g_build_filename (dir, "out.png", NULL);
+  g_autofree char *path = g_build_filename (dir, "project.json", NULL);
+  g_autoptr(SsaDocument) doc = build_doc (dir, outside);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *saved = NULL, *half = NULL;
+  gsize len = 0;
+  /* removed: ours, regular, older than SSA_STALE_TEMP_AGE */
+  static const char *stale[] = { "project.json.Ab3xYz", "project.json.000000", "project.json.qwerty" };
+  /* kept: young (a save in progress elsewhere), other names, not regular files */
+  static const char *young = "project.json.N0wNow";
+  static const char *others[] = { "project.json.Ab3xY", "project.json.Ab3xYz7", "project.json.Ab3-Yz",
+                                  "project.json.bak", "project.jsonXAb3xYz", "other.json.Ab3xYz",
+                                  "project.json", "xproject.json.Ab3xYz", "project.json.Ab3xYz.png" };
+
+  g_assert_true (ssa_document_save (doc, path, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (path, &saved, &len, NULL));
+  half = g_strndup (saved, len / 2);      /* what a killed save leaves: a cut-off copy */
+  for (guint i = 0; i < G_N_ELEMENTS (stale); i++)
+    {
+      g_autofree char *p = g_build_filename (dir, stale[i], NULL);
+      put_file (p, i == 0 ? half : saved, SSA_STALE_TEMP_AGE + 5 + i * 3600);
+    }
+  {
+    g_autofree char *p = g_build_filename (dir, young, NULL);
+    put_file (p, half, 2);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (others); i++)
+    {
+      g_autofree char *p = g_build_filename (dir, others[i], NULL);
+      if (strcmp (others[i], "project.json") != 0)
+        put_file (p, "{}", 7200);
+    }
+  {
+    /* a symlink and a folder with a temp name, both old */
+    g_autofree char *target = g_build_filename (dir, "project.json.bak", NULL);
+    g_autofree char *link = g_build_filename (dir, "project.json.L1nk00", NULL);
+    g_autofree char *sub = g_build_filename (dir, "project.json.D1r000", NULL);
+    g_assert_cmpint (symlink (target, link), ==, 0);
+    put_file (link, NULL, 7200);
+    g_assert_cmpint (g_mkdir (sub, 0755), ==, 0);
+    put_file (sub, NULL, 7200);
+  }
+  /* the project file itself, old too: must stay */
+  put_file (path, NULL, 7200);
+
+  {
+    g_autoptr(SsaDocument) back = ssa_document_new_from_file (path, &error);
+    g_autofree char *a = doc_state (doc), *b = doc_state (back);
+    g_autofree char *ha = history_state (doc), *hb = history_state (back);
+    g_autofree char *again = NULL;
+    g_assert_no_error (error);
+    g_assert_cmpstr (a, ==, b);
+    g_assert_cmpstr (ha, ==, hb);
+    g_assert_true (g_file_get_contents (path, &again, NULL, NULL));
+    g_assert_cmpstr (again, ==, saved);
+    ssa_document_set_autosave_delay (back, 0);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (stale); i++)
+    {
+      g_autofree char *p = g_build_filename (dir, stale[i], NULL);
+      g_assert_false (g_file_test (p, G_FILE_TEST_EXISTS | G_FILE_TEST_IS_SYMLINK));
+    }
+  {
+    static const char *kept[] = { "project.json.N0wNow", "project.json.L1nk00", "project.json.D1r000" };
+    for (guint i = 0; i < G_N_ELEMENTS (kept); i++)
+      {
+        g_autofree char *p = g_build_filename (dir, kept[i], NULL);
+        g_assert_true (g_file_test (p, G_FILE_TEST_IS_SYMLINK) || g_file_test (p, G_FILE_TEST_EXISTS));
+      }
+    for (guint i = 0; i < G_N_ELEMENTS (others); i++)
+      {
+        g_autofree char *p = g_build_filename (dir, others[i], NULL);
+        g_assert_true (g_file_test (p, G_FILE_TEST_IS_REGULAR));
+      }
+  }
+
+  /* a first save under a new name removes that name's stale temp files */
+  {
+    g_autofree char *p2 = g_build_filename (dir, "copy.json", NULL);
+    g_autofree char *t2 = g_build_filename (dir, "copy.json.Zz9Yy8", NULL);
+    g_autofree char *t1 = g_build_filename (dir, "project.json.Ab3xYz", NULL);
+    put_file (t2, half, 3600);
+    put_file (t1, half, 3600);
+    g_assert_true (ssa_document_save (doc, p2, &error));
+    g_assert_no_error (error);
+    g_assert_false (g_file_test (t2, G_FILE_TEST_EXISTS));
+    g_assert_true (g_file_test (t1, G_FILE_TEST_EXISTS));  /* another project's: not touched */
+  }
+  rm_rf (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -438,5 +559,6 @@ main (int argc, char **argv)
   g_test_add_func ("/project/autosave-on-dispose", test_autosave_on_dispose);
   g_test_add_func ("/project/malformed", test_malformed);
   g_test_add_func ("/project/inconsistent-history", test_inconsistent_history);
+  g_test_add_func ("/project/stale-temp-files", test_stale_temp_files);
   return g_test_run ();
 }
