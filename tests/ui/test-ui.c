@@ -221,6 +221,20 @@ error_shown(gpointer data)
     return gtk_revealer_get_reveal_child(w->error_revealer);
 }
 
+static gboolean
+texture_loaded(gpointer data)
+{
+    SsaWindow *w = data;
+    return w->texture != NULL;
+}
+
+static gboolean
+image_failed(gpointer data)
+{
+    SsaWindow *w = data;
+    return w->image_failed;
+}
+
 static void
 test_window_no_model(void)
 {
@@ -326,9 +340,8 @@ test_window_bad_files(void)
     g_assert_true(ssa_window_open(win, &gdir, 1, project, &error));
     g_assert_no_error(error);
     SsaDocument *doc = win->document;
-    /* wait for the good image, then give the document an object */
-    iterate(500);
-    g_assert_nonnull(win->texture);
+    /* wait for the good image (loaded off the main loop), then give the document an object */
+    g_assert_true(wait_for(texture_loaded, win, 20000));
     g_assert_nonnull(ssa_document_add_category(doc, 0, "thing", 0, &error));
     int w = ssa_image_entry_get_width(ssa_document_get_image(doc, 0));
     int h = ssa_image_entry_get_height(ssa_document_get_image(doc, 0));
@@ -336,20 +349,20 @@ test_window_bad_files(void)
     g_autofree guint8 *mask = g_malloc0((gsize)w * h);
     memset(mask, 1, (gsize)w * (h / 2));
     g_assert_nonnull(ssa_document_add_object(doc, 0, 1, mask, w, h, NULL, &error));
-    g_assert_true(ssa_document_flush(doc, &error));
-    g_autofree char *before = NULL;
-    g_assert_true(g_file_get_contents(project, &before, NULL, NULL));
 
     /* a broken image */
     ssa_window_go_to_image(win, 1);
-    iterate(300);
-    g_assert_true(win->image_failed);
+    g_assert_true(wait_for(image_failed, win, 20000));
     assert_error_names(win, "b-broken.png");
     g_assert_nonnull(strstr(gtk_label_get_text(win->status_label), "cannot be shown"));
     ssa_window_go_to_image(win, 0);
-    iterate(300);
-    g_assert_nonnull(win->texture);
+    g_assert_true(wait_for(texture_loaded, win, 20000));
     g_assert_false(win->image_failed);
+    /* the file as saved now (the image round trip itself is autosaved: current image) */
+    iterate(100);
+    g_assert_true(ssa_document_flush(doc, &error));
+    g_autofree char *before = NULL;
+    g_assert_true(g_file_get_contents(project, &before, NULL, NULL));
 
     /* a project that is not JSON, one with a bad field, a COCO file that is not COCO */
     static const struct { const char *name, *text; } bad[] = {
