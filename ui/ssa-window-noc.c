@@ -533,7 +533,7 @@ ssa_window_update_drift(SsaWindow *self)
         g_string_append_printf(s, "<b>%11s</b>", name[i]);
     g_string_append_c(s, '\n');
     for (int b = 0; b < 2; b++) {
-        g_string_append_printf(s, "α block %d    ", b + 1);
+        g_string_append_printf(s, "α block %d    ", b);
         for (int i = 0; i < nr; i++) {
             g_autofree char *v = g_strdup_printf("%.2f/%.2f", d[i].alpha[b][0], d[i].alpha[b][1]);
             g_string_append_printf(s, "%11s", v);
@@ -558,7 +558,7 @@ ssa_window_update_drift(SsaWindow *self)
     gtk_label_set_markup(self->drift_label, s->str);
     g_string_truncate(s, 0);
     g_string_append(s, "<small>α: DRP weights (deformable / regular) of the decoder's two "
-                       "token→image attentions. ‖Δp‖, on mask, on GT: block 2's attention of the "
+                       "token→image attentions. ‖Δp‖, on mask, on GT: block 1's (the second) attention of the "
                        "output-mask token (mean over heads), weighted over its 4096 samples; "
                        "each mode's own mask. Circles: the top-K samples on each canvas.");
     if (nr == 1)

@@ -760,9 +760,14 @@ model_loaded(GObject *source, GAsyncResult *result, gpointer user_data)
         return;
     }
     self->model_ready = TRUE;
-    if (g_strcmp0(self->mode, "stable") == 0 && !ssa_worker_has_plugin(self->worker))
+    if (!ssa_worker_has_plugin(self->worker)) {
+        /* the setting stays as the user chose it; the switch shows it cannot apply */
+        gtk_widget_set_sensitive(GTK_WIDGET(self->mode_dropdown), FALSE);
+        gtk_widget_set_tooltip_text(GTK_WIDGET(self->mode_dropdown),
+                                    "No Stable-SAM plugin loaded: SAM mode only");
         g_message("no Stable-SAM plugin (%s): SAM mode only",
                   self->plugin_path ? self->plugin_path : "none found");
+    }
     ssa_window_update_status(self);
     start_encode(self);
 }
