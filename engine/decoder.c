@@ -366,6 +366,28 @@ typedef struct {
  *  Both cost H·T instead of D per image position; used while H·T < D (T ≤ 15 here). */
 static int factored_ok(int t, int D) { return HEADS * t < D; }
 
+/* The folding step of both: X (n, D) projected tokens, W = the other side's projection (D, C)
+ * with bias b → out (H·n, C), row h·n + t = scale·X[t, head h]·W[head h rows], and
+ * bias_out[h·n + t] = scale·X[t, head h]·b[head h]. */
+static void fold_heads(const float *X, int n, int D, float scale, const lin_t *W, float *out,
+                       float *bias_out)
+{
+    const int dh = D / HEADS;
+    for (int h = 0; h < HEADS; h++)
+        for (int t = 0; t < n; t++) {
+            const float *xh = X + (size_t)t * D + h * dh;
+            float *row = out + (size_t)(h * n + t) * C;
+            for (int c = 0; c < C; c++) row[c] = 0.0f;
+            float b = 0.0f;
+            for (int j = 0; j < dh; j++) {
+                const float x = xh[j] * scale, *w = W->w + (size_t)(h * dh + j) * C;
+                for (int c = 0; c < C; c++) row[c] += x * w[c];
+                b += x * W->b[h * dh + j];
+            }
+            bias_out[h * n + t] = b;
+        }
+}
+
 /* few queries: q_in (nq, C), k_in / v_in (nk, C) → out (nq, C) (+)= attention; trace_w (nk)
  * (optional): head-averaged softmax row of query 1 */
 static void attention_few_queries(const attn_t *a, const float *q_in, int nq, const float *k_in,
@@ -376,19 +398,7 @@ static void attention_few_queries(const attn_t *a, const float *q_in, int nq, co
     const float scale = 1.0f / sqrtf((float)dh);
     float *Q = s->Q, *Qk = s->K, *cb = s->K + (size_t)R * C, *PX = s->V, *O = s->O, *S = s->S;
     ss_linear(q_in, nq, C, a->q.w, a->q.b, D, Q);
-    for (int h = 0; h < HEADS; h++)
-        for (int t = 0; t < nq; t++) {
-            const float *qh = Q + (size_t)t * D + h * dh;
-            float *row = Qk + (size_t)(h * nq + t) * C;
-            for (int c = 0; c < C; c++) row[c] = 0.0f;
-            float b = 0.0f;
-            for (int j = 0; j < dh; j++) {
-                const float q = qh[j] * scale, *wk = a->k.w + (size_t)(h * dh + j) * C;
-                for (int c = 0; c < C; c++) row[c] += q * wk[c];
-                b += q * a->k.b[h * dh + j];
-            }
-            cb[h * nq + t] = b;
-        }
+    fold_heads(Q, nq, D, scale, &a->k, Qk, cb);
     ss_gemm_nt(Qk, C, R, C, k_in, nk, S, nk, 0.0f);
     for (int r = 0; r < R; r++) {
         float *row = S + (size_t)r * nk;
@@ -442,19 +452,7 @@ static void attention_few_keys(const attn_t *a, const float *q_in, const float *
                 }
         }
     } else {
-        for (int h = 0; h < HEADS; h++)
-            for (int t = 0; t < nk; t++) {
-                const float *kh = K + (size_t)t * D + h * dh;
-                float *row = Kq + (size_t)(h * nk + t) * C;
-                for (int c = 0; c < C; c++) row[c] = 0.0f;
-                float b = 0.0f;
-                for (int j = 0; j < dh; j++) {
-                    const float k = kh[j] * scale, *wq = a->q.w + (size_t)(h * dh + j) * C;
-                    for (int c = 0; c < C; c++) row[c] += k * wq[c];
-                    b += k * a->q.b[h * dh + j];
-                }
-                kb[h * nk + t] = b;
-            }
+        fold_heads(K, nk, D, scale, &a->q, Kq, kb);
         ss_gemm_nt(q_in, C, nq, C, Kq, R, P, R, 0.0f);
     }
     /* softmax over the nk keys of each (query, head); the bias b_q,h·K_h is added first */
