@@ -199,6 +199,23 @@ ssa_canvas_get_image_height(SsaCanvas *self)
 
 /* ---- rasters and display levels --------------------------------------------------------- */
 
+/* A GDK_MEMORY_DEFAULT raster over out (w × h pixels, taken over) at image offset (x, y). */
+static Raster
+raster_rgba(guint32 *out, int w, int h, double x, double y, double scale)
+{
+    return (Raster){
+        .bytes = g_bytes_new_take(out, (gsize)w * h * 4),
+        .format = GDK_MEMORY_DEFAULT,
+        .bpp = 4,
+        .width = w,
+        .height = h,
+        .stride = (gsize)w * 4,
+        .x = x,
+        .y = y,
+        .scale = scale,
+    };
+}
+
 static void
 raster_clear(Raster *r)
 {
@@ -264,15 +281,7 @@ halve(const Raster *src, Raster *dst)
             o[x] = 0xff000000u | (c[0] + 2) / 4 << 16 | (c[1] + 2) / 4 << 8 | (c[2] + 2) / 4;
         }
     }
-    *dst = (Raster){
-        .bytes = g_bytes_new_take(out, (gsize)w * h * 4),
-        .format = GDK_MEMORY_DEFAULT,
-        .bpp = 4,
-        .width = w,
-        .height = h,
-        .stride = (gsize)w * 4,
-        .scale = src->scale * w / src->width,
-    };
+    *dst = raster_rgba(out, w, h, 0.0, 0.0, src->scale * w / src->width);
 }
 
 void
@@ -595,17 +604,7 @@ ssa_canvas_set_objects(SsaCanvas *self, const SsaCanvasObject *objects, guint n_
             g_autofree guint8 *m = layer_mask(objects[i].mask, w, box[0], box[1], bw, bh, lw, lh, xs);
             paint_mask(out, m, lw, lh, fill, edge, objects[i].selected);
         }
-        self->objects_layer = (Raster){
-            .bytes = g_bytes_new_take(out, (gsize)lw * lh * 4),
-            .format = GDK_MEMORY_DEFAULT,
-            .bpp = 4,
-            .width = lw,
-            .height = lh,
-            .stride = (gsize)lw * 4,
-            .x = box[0],
-            .y = box[1],
-            .scale = (double)lw / bw,
-        };
+        self->objects_layer = raster_rgba(out, lw, lh, box[0], box[1], (double)lw / bw);
     }
     gtk_widget_queue_draw(GTK_WIDGET(self));
 }
