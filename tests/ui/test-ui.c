@@ -57,16 +57,25 @@ canvas_allocated(gpointer data)
     return gtk_widget_get_width(GTK_WIDGET(data)) > 0;
 }
 
+/* a 600×400 window holding one canvas, allocated; returns the canvas, *win its window */
+static GtkWidget *
+canvas_in_window(GtkWidget **win)
+{
+    *win = gtk_window_new();
+    GtkWidget *canvas = ssa_canvas_new();
+    gtk_window_set_child(GTK_WINDOW(*win), canvas);
+    gtk_window_set_default_size(GTK_WINDOW(*win), 600, 400);
+    gtk_window_present(GTK_WINDOW(*win));
+    g_assert_true(wait_for(canvas_allocated, canvas, 5000));
+    iterate(100);
+    return canvas;
+}
+
 static void
 test_canvas_geometry(void)
 {
-    GtkWidget *win = gtk_window_new();
-    GtkWidget *canvas = ssa_canvas_new();
-    gtk_window_set_child(GTK_WINDOW(win), canvas);
-    gtk_window_set_default_size(GTK_WINDOW(win), 600, 400);
-    gtk_window_present(GTK_WINDOW(win));
-    g_assert_true(wait_for(canvas_allocated, canvas, 5000));
-    iterate(100);
+    GtkWidget *win;
+    GtkWidget *canvas = canvas_in_window(&win);
     g_autoptr(GdkTexture) tex = make_texture(400, 100);
     ssa_canvas_set_image(SSA_CANVAS(canvas), tex);
     iterate(100);
@@ -148,13 +157,8 @@ pixel_at_image(GtkWidget *canvas, const guint32 *px, int w, int h, double ix, do
 static void
 test_canvas_layers(void)
 {
-    GtkWidget *win = gtk_window_new();
-    GtkWidget *canvas = ssa_canvas_new();
-    gtk_window_set_child(GTK_WINDOW(win), canvas);
-    gtk_window_set_default_size(GTK_WINDOW(win), 600, 400);
-    gtk_window_present(GTK_WINDOW(win));
-    g_assert_true(wait_for(canvas_allocated, canvas, 5000));
-    iterate(100);
+    GtkWidget *win;
+    GtkWidget *canvas = canvas_in_window(&win);
     int iw = 2400, ih = 1200;
     guint8 *rgb = g_malloc((gsize)iw * ih * 3);
     for (int y = 0; y < ih; y++)
