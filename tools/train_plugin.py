@@ -343,7 +343,7 @@ def next_click(logits, tgt, wgt, w, h):
     return (x, y, lab)
 
 
-def click_loop(model, plugin, mode, emb, items, objdata, tgt, wgt, rounds, first=None):
+def click_loop(model, plugin, mode, emb, items, tgt, wgt, rounds, first=None):
     """Runs `rounds` rounds of the click loop without gradient for a batch -> (coords, labels,
     mask_input) of the next round (its click already added). first: [(x, y, 1)] per item, else
     the GT cell farthest from the boundary."""
@@ -447,7 +447,7 @@ def run_validation(model, plugin, vprompts, emb_index, objdata, modes=("stable",
                 for m in modes:
                     mask_in = None
                     if t == "click2":
-                        c, l, mask_in = click_loop(model, plugin, m, emb, items, objdata, tgt, wgt, 1)
+                        c, l, mask_in = click_loop(model, plugin, m, emb, items, tgt, wgt, 1)
                     else:
                         cs, ls = zip(*(st.prompt_arrays(s.w, s.h, v[3], v[4]) for v, s in zip(chunk, items)))
                         c, l = torch.from_numpy(np.stack(cs)), torch.from_numpy(np.stack(ls))
@@ -680,7 +680,7 @@ def cmd_train(a):
             first = ([(float(c[0, 0, 0]) * s.w / st.target_size(s.w, s.h)[0],
                        float(c[0, 0, 1]) * s.h / st.target_size(s.w, s.h)[1], 1) for c, s in zip(cs, items)]
                      if rng.random() < 0.5 else None)
-            coords, labels, mask_in = click_loop(model, plugin, "stable", emb, items, objdata, tgt, wgt,
+            coords, labels, mask_in = click_loop(model, plugin, "stable", emb, items, tgt, wgt,
                                                  int(rng.integers(1, 4)), first)
         o = model(emb, coords, labels, mask_input=mask_in, plugin=plugin, mode="stable")
         loss, bce, dice = loss_fn(o["low_res"][:, 0], tgt, wgt)
