@@ -10,6 +10,7 @@
 # and OpenBLAS threads under memcheck only cost time). For eval, the embeddings of the 2-image
 # set (pick168 val, --limit 2) are computed first WITHOUT valgrind into VG_OUT/cache, so memcheck
 # sees the decoder, metrics and writers, not the encoder again.
+# VG_NICE sets the niceness of the memcheck runs (default 19; 0 on an idle machine).
 # VG_FLAGS adds valgrind options (e.g. --track-origins=yes, about twice as slow).
 # Exit status: 0 when every run is clean (no memcheck error, no definitely / indirectly lost
 # block), 1 otherwise; logs in VG_OUT/*-vg.log.
@@ -37,7 +38,7 @@ vg() {
     name=$1; shift
     t0=$(date +%s)
     st=0
-    nice -n 19 valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite,indirect \
+    nice -n "${VG_NICE:-19}" valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite,indirect \
         --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --num-callers=30 \
         $supp ${VG_FLAGS:-} --log-file="$out/$name-vg.log" "$@" >"$out/$name.out" 2>"$out/$name.err" || st=$?
     t1=$(date +%s)
