@@ -57,11 +57,14 @@ struct ss_decoder_w {
     block_t blk[2];
     attn_t final_attn;
     norm_t norm_final;
-    const float *up0_w, *up0_b; /* ConvTranspose (256, 64, 2, 2) = (256, 256) matrix, (64) */
+    const float *up0_b;         /* ConvTranspose (256, 64, 2, 2) bias (64) */
     norm_t up1;                 /* LayerNorm2d (64) */
-    float *up3_wp;              /* ConvTranspose (64, 32, 2, 2) permuted to (64, 4*32), column
-                                   k*32 + o with k = dy*2 + dx (owned) */
-    const float *up3_b;         /* (32) */
+    const float *up3_b;         /* ConvTranspose (64, 32, 2, 2) bias (32) */
+    /* both ConvTransposes (2x2, stride 2) as linear layers over the input channels, output
+     * row k*OUT + o with k = dy*2 + dx (owned, (4*OUT, IN)), packed for ss_gemm_packed, and
+     * their biases tiled over k (owned, (4*OUT)) */
+    float *up0_wt, *up0_bt, *up3_wt, *up3_bt;
+    ss_packed_w up0_p, up3_p;
     lin_t hyper[SS_N_TOKENS][3];
     lin_t iou_head[3];
     float *image_pe;            /* (4096, 256) dense PE at the grid, position-major (owned) */
@@ -246,7 +249,7 @@ ss_decoder_w *ss_decoder_bind(ss_weights *w, char *err, size_t errlen)
     }
     bind_attn(&b, &d->final_attn, "mask_decoder.transformer.final_attn_token_to_image", C / 2);
     bind_norm(&b, &d->norm_final, "mask_decoder.transformer.norm_final_attn", C);
-    d->up0_w = get(&b, SS_DIMS(C, UP1, 2, 2), "mask_decoder.output_upscaling.0.weight");
+    const float *up0_w = get(&b, SS_DIMS(C, UP1, 2, 2), "mask_decoder.output_upscaling.0.weight");
     d->up0_b = get(&b, SS_DIMS(UP1), "mask_decoder.output_upscaling.0.bias");
     bind_norm(&b, &d->up1, "mask_decoder.output_upscaling.1", UP1);
     const float *up3_w = get(&b, SS_DIMS(UP1, UP2, 2, 2), "mask_decoder.output_upscaling.3.weight");
@@ -265,19 +268,36 @@ ss_decoder_w *ss_decoder_bind(ss_weights *w, char *err, size_t errlen)
         return NULL;
     }
 
-    /* derived tables: permuted second ConvTranspose, dense image PE */
-    d->up3_wp = malloc(sizeof(float) * UP1 * 4 * UP2);
+    /* derived tables: the ConvTransposes as packed linear layers, dense image PE */
+    d->up0_wt = malloc(sizeof(float) * 4 * UP1 * C);
+    d->up0_bt = malloc(sizeof(float) * 4 * UP1);
+    d->up3_wt = malloc(sizeof(float) * 4 * UP2 * UP1);
+    d->up3_bt = malloc(sizeof(float) * 4 * UP2);
     d->image_pe = malloc(sizeof(float) * NPOS * C);
     d->t2i0_kpe = malloc(sizeof(float) * NPOS * (C / 2));
-    if (!d->up3_wp || !d->image_pe || !d->t2i0_kpe) {
+    if (!d->up0_wt || !d->up0_bt || !d->up3_wt || !d->up3_bt || !d->image_pe || !d->t2i0_kpe) {
         if (err) snprintf(err, errlen, "%s: out of memory", __func__);
         ss_decoder_free(d);
         return NULL;
     }
-    for (int c = 0; c < UP1; c++)
-        for (int o = 0; o < UP2; o++)
-            for (int k = 0; k < 4; k++)
-                d->up3_wp[(size_t)c * 4 * UP2 + k * UP2 + o] = up3_w[((size_t)c * UP2 + o) * 4 + k];
+    /* checkpoint layout (IN, OUT, 2, 2): W[c, o, k] */
+    for (int k = 0; k < 4; k++) {
+        for (int o = 0; o < UP1; o++) {
+            d->up0_bt[k * UP1 + o] = d->up0_b[o];
+            for (int c = 0; c < C; c++)
+                d->up0_wt[(size_t)(k * UP1 + o) * C + c] = up0_w[((size_t)c * UP1 + o) * 4 + k];
+        }
+        for (int o = 0; o < UP2; o++) {
+            d->up3_bt[k * UP2 + o] = d->up3_b[o];
+            for (int c = 0; c < UP1; c++)
+                d->up3_wt[(size_t)(k * UP2 + o) * UP1 + c] = up3_w[((size_t)c * UP2 + o) * 4 + k];
+        }
+    }
+    if (ss_pack_w(&d->up0_p, d->up0_wt, 4 * UP1, C) || ss_pack_w(&d->up3_p, d->up3_wt, 4 * UP2, UP1)) {
+        if (err) snprintf(err, errlen, "%s: out of memory", __func__);
+        ss_decoder_free(d);
+        return NULL;
+    }
     for (int gy = 0; gy < SS_EMB_SIDE; gy++)
         for (int gx = 0; gx < SS_EMB_SIDE; gx++)
             pe_encode(d->gauss, (gx + 0.5) / SS_EMB_SIDE, (gy + 0.5) / SS_EMB_SIDE,
@@ -290,7 +310,12 @@ ss_decoder_w *ss_decoder_bind(ss_weights *w, char *err, size_t errlen)
 void ss_decoder_free(ss_decoder_w *d)
 {
     if (!d) return;
-    free(d->up3_wp);
+    ss_packed_free(&d->up0_p);
+    ss_packed_free(&d->up3_p);
+    free(d->up0_wt);
+    free(d->up0_bt);
+    free(d->up3_wt);
+    free(d->up3_bt);
     free(d->image_pe);
     free(d->t2i0_kpe);
     free(d);
@@ -325,7 +350,8 @@ enum {
     CC_Q = CC_V + NPOS * C / 2,   /* SAM: block 0 i2t q_proj(keys + PE) */
     CC_KS = CC_Q + NPOS * C / 2,  /* Stable: W_k·x* (no bias), x* = block 0's DSP sample */
     CC_VS = CC_KS + NPOS * C / 2, /* Stable: W_v·x* (no bias) */
-    CC_END = CC_VS + NPOS * C / 2
+    CC_EMB = CC_VS + NPOS * C / 2, /* the embedding position-major (4096, 256): flag emb_t */
+    CC_END = CC_EMB + NPOS * C
 };
 
 size_t ss_decoder_cache_floats(void) { return (size_t)CC_END; }
@@ -334,6 +360,7 @@ void ss_decoder_cache_reset(ss_decoder_cache *cache)
 {
     cache->d = NULL;
     cache->plugin = NULL;
+    cache->emb_t = 0;
     cache->last = SS_CACHE_OFF;
 }
 
@@ -651,17 +678,30 @@ int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode
     }
     memcpy(queries, qpe, sizeof(float) * T * C);
 
-    /* prompt encoder: dense embedding; src = image embedding + dense */
-    transpose_emb(emb, keys);
+    /* prompt encoder: dense embedding; src = image embedding + dense. The position-major
+     * embedding is kept in the per-image cache (with or without a mask input). */
+    const float *embt = NULL;
+    if (cache && cache->buf) {
+        if (!cache->emb_t) {
+            transpose_emb(emb, cache->buf + CC_EMB);
+            cache->emb_t = 1;
+        }
+        embt = cache->buf + CC_EMB;
+    } else {
+        transpose_emb(emb, keys);
+        embt = keys;
+    }
     if (prompt->mask_input) {
+        if (embt != keys) memcpy(keys, embt, sizeof(float) * NPOS * C);
         embed_mask(d, prompt->mask_input, keys, as.S);
     } else {
+        const float *restrict nm = d->no_mask;
         for (int p = 0; p < NPOS; p++) {
+            const float *er = embt + (size_t)p * C;
             float *kr = keys + (size_t)p * C;
-            for (int j = 0; j < C; j++) kr[j] += d->no_mask[j];
+            for (int j = 0; j < C; j++) kr[j] = er[j] + nm[j];
         }
     }
-
     /* mask decoder, block 0, image side: without a mask input the keys depend only on the image,
      * so the token-to-image keys / values and the image-to-token queries (and, Stable mode, the
      * DSP sample's projections) come from the per-image cache, computed on its first use */
@@ -765,11 +805,13 @@ int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode
         ss_layernorm(keys, keys, NPOS, C, bk->norm4.g, bk->norm4.b, 1e-5f);
         if (aborted(abort_cb, abort_ud)) return SS_ERR_ABORTED;
     }
-    /* final token-to-image attention (never touched by the plugin) */
-    add_to(tmp, queries, qpe, (size_t)T * C);
+    /* final token-to-image attention (never touched by the plugin). Only the IoU and mask
+     * tokens (rows 0..4) are read after it, and each query row's output depends on that row
+     * alone, so the prompt tokens' rows are not computed. */
+    add_to(tmp, queries, qpe, (size_t)5 * C);
     add_to(kp, keys, d->image_pe, (size_t)NPOS * C);
-    attention(&d->final_attn, tmp, T, kp, keys, NPOS, queries, 1, &as, NULL);
-    layernorm_rows(queries, T, &d->norm_final);
+    attention(&d->final_attn, tmp, 5, kp, keys, NPOS, queries, 1, &as, NULL);
+    layernorm_rows(queries, 5, &d->norm_final);
 
     /* IoU head on token 0, hypernetwork MLPs on mask tokens 1..4 → hyper (4, 32) */
     float *h_a = as.S, *h_b = as.S + C, *hyper = as.S + 2 * C; /* (256), (256), (4, 32) */
@@ -790,31 +832,25 @@ int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode
     memcpy(hyp, hyper, sizeof hyp);
     if (aborted(abort_cb, abort_ud)) return SS_ERR_ABORTED;
 
-    /* output upscaling. ConvTranspose 2x2 s2 256→64: c1[p, o*4 + k] = Σ_c keys[p, c]·W[c, o, k] */
+    /* output upscaling. ConvTranspose 2x2 s2 256→64 as a linear layer (+ bias):
+     * c1[p, k*64 + o] = Σ_c keys[p, c]·W[c, o, k] + b[o] */
     float *c1 = kp;                       /* (4096, 256) */
     float *a2 = xt;                       /* (128*128, 64) */
     float *c2 = as.Q;                     /* (128*128, 4*32) = (65536, 32) */
     float *mo = as.S;                     /* (4, 65536) */
-    ss_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, NPOS, UP1 * 4, C, 1.0f, keys, C,
-                d->up0_w, UP1 * 4, 0.0f, c1, UP1 * 4);
-    /* + bias, LayerNorm2d over the 64 channels (eps 1e-6), GELU, scattered to the 128² grid.
+    ss_gemm_packed(keys, C, NPOS, &d->up0_p, d->up0_bt, c1, 4 * UP1, 0);
+    /* LayerNorm2d over the 64 channels (eps 1e-6), GELU, scattered to the 128² grid.
      * Parameters copied to locals so the loops vectorise (no aliasing with the outputs). */
-    float b0[UP1], g1[UP1], b1[UP1], b3[UP2];
-    memcpy(b0, d->up0_b, sizeof b0);
+    float g1[UP1], b1[UP1];
     memcpy(g1, d->up1.g, sizeof g1);
     memcpy(b1, d->up1.b, sizeof b1);
-    memcpy(b3, d->up3_b, sizeof b3);
 #pragma omp parallel for schedule(static) num_threads(ss_get_threads())
     for (int p = 0; p < NPOS; p++) {
         int y = p / SS_EMB_SIDE, x = p % SS_EMB_SIDE;
-        const float *cp = c1 + (size_t)p * UP1 * 4;
         for (int k = 0; k < 4; k++) {
-            float v[UP1];
+            const float *restrict v = c1 + (size_t)p * UP1 * 4 + k * UP1;
             float mean = 0.0f, var = 0.0f;
-            for (int o = 0; o < UP1; o++) {
-                v[o] = cp[o * 4 + k] + b0[o];
-                mean += v[o];
-            }
+            for (int o = 0; o < UP1; o++) mean += v[o];
             mean *= 1.0f / UP1;
             for (int o = 0; o < UP1; o++) var += (v[o] - mean) * (v[o] - mean);
             float inv = 1.0f / sqrtf(var * (1.0f / UP1) + 1e-6f);
@@ -822,14 +858,8 @@ int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode
             for (int o = 0; o < UP1; o++) dst[o] = ss_gelu1((v[o] - mean) * inv * g1[o] + b1[o]);
         }
     }
-    /* ConvTranspose 2x2 s2 64→32 (+ bias, GELU): c2[P, k*32 + o] */
-    ss_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 128 * 128, 4 * UP2, UP1, 1.0f, a2, UP1,
-                d->up3_wp, 4 * UP2, 0.0f, c2, 4 * UP2);
-#pragma omp parallel for schedule(static) num_threads(ss_get_threads())
-    for (int r = 0; r < 128 * 128 * 4; r++) {
-        float *restrict row = c2 + (size_t)r * UP2;
-        for (int o = 0; o < UP2; o++) row[o] = ss_gelu1(row[o] + b3[o]);
-    }
+    /* ConvTranspose 2x2 s2 64→32 + bias + GELU, one fused GEMM: c2[P, k*32 + o] */
+    ss_gemm_packed(a2, UP1, 128 * 128, &d->up3_p, d->up3_bt, c2, 4 * UP2, SS_GEMM_GELU);
     /* masks = hyper_in · upscaled: mo (4, 65536) rows in (P, k) order, scattered to (256, 256) */
     ss_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, SS_N_TOKENS, 128 * 128 * 4, UP2, 1.0f, hyp,
                 UP2, c2, UP2, 0.0f, mo, 128 * 128 * 4);

@@ -21,12 +21,14 @@ size_t ss_decoder_scratch_floats(void);
  * image: SAM part t2i K = k_proj(keys + PE), t2i V = v_proj(keys), i2t Q = q_proj(keys + PE);
  * Stable part W_k·x*, W_v·x* with x* block 0's DSP sample of the keys (see ss_plugin_sample).
  * ss_decoder_forward fills each part on first use and reuses it for later prompts; prompts with
- * a mask input bypass it. The owner (the per-image state) allocates buf once and calls
+ * a mask input bypass it, except for the embedding transposed to position-major (emb_t), which
+ * every prompt uses. The owner (the per-image state) allocates buf once and calls
  * ss_decoder_cache_reset whenever the embedding changes; one thread at a time. */
 typedef struct {
     float *buf;                /* ss_decoder_cache_floats() floats, owned by the caller */
     const ss_decoder_w *d;     /* decoder the SAM part holds, NULL = empty */
     const ss_plugin_w *plugin; /* plugin the Stable part holds (valid only with d), NULL = empty */
+    int emb_t;                 /* the position-major embedding is in buf */
     int last;                  /* the last forward: SS_CACHE_OFF, SS_CACHE_FILLED or SS_CACHE_HIT */
 } ss_decoder_cache;
 

@@ -46,9 +46,53 @@ double ss_now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
+/* Few rows (the decoder's tokens): BLAS would pack all of W for a handful of rows. Here each
+ * weight row is read once and dotted with the n rows of x, which stay in L1; 4 outputs at a
+ * time share each load of x. Output columns split across threads when there is work enough. */
+static void gemm_nt_few(const float *x, int ldx, int n, int in, const float *W, int out, float *y,
+                        int ldy, float beta)
+{
+    const int nt = (double)n * in * out >= 2e6 ? g_threads : 1;
+    (void)nt; /* unused without OpenMP */
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (int o0 = 0; o0 < out; o0 += 4) {
+        const int no = out - o0 < 4 ? out - o0 : 4;
+        for (int i = 0; i < n; i++) {
+            const float *xr = x + (size_t)i * ldx;
+            float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+            if (no == 4) {
+                const float *w0 = W + (size_t)o0 * in, *w1 = w0 + in, *w2 = w1 + in, *w3 = w2 + in;
+                float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+#pragma omp simd reduction(+ : a0, a1, a2, a3)
+                for (int k = 0; k < in; k++) {
+                    a0 += xr[k] * w0[k];
+                    a1 += xr[k] * w1[k];
+                    a2 += xr[k] * w2[k];
+                    a3 += xr[k] * w3[k];
+                }
+                acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+            } else {
+                for (int j = 0; j < no; j++) {
+                    const float *w = W + (size_t)(o0 + j) * in;
+                    float a = 0.0f;
+#pragma omp simd reduction(+ : a)
+                    for (int k = 0; k < in; k++) a += xr[k] * w[k];
+                    acc[j] = a;
+                }
+            }
+            float *yr = y + (size_t)i * ldy + o0;
+            for (int j = 0; j < no; j++) yr[j] = beta != 0.0f ? acc[j] + beta * yr[j] : acc[j];
+        }
+    }
+}
+
 void ss_gemm_nt(const float *x, int ldx, int n, int in, const float *W, int out, float *y, int ldy,
                 float beta)
 {
+    if (n <= 16) {
+        gemm_nt_few(x, ldx, n, in, W, out, y, ldy, beta);
+        return;
+    }
     /* y (n, out) = x (n, in) . W (out, in)^T + beta y; rows split across threads in multiples
      * of 16, each thread one single-threaded sgemm. */
     int nt = g_threads;
