@@ -466,38 +466,59 @@ static void attention_few_keys(const attn_t *a, const float *q_in, const float *
     ss_linear(k_in, nk, C, a->k.w, a->k.b, D, K);
     ss_linear(v_in, nk, C, a->v.w, a->v.b, D, V);
     if (Qp) {
+        /* scores from the projected queries: per head, the T keys transposed to (dh, T) so that
+         * one query's T scores are dh multiply-adds over a vector of T */
+        float *Kt = Kq; /* (HEADS, dh, nk) */
+        for (int h = 0; h < HEADS; h++)
+            for (int j = 0; j < dh; j++)
+                for (int t = 0; t < nk; t++)
+                    Kt[((size_t)h * dh + j) * nk + t] = K[(size_t)t * D + h * dh + j] * scale;
 #pragma omp parallel for schedule(static) num_threads(ss_get_threads()) if (nq >= 256)
         for (int i = 0; i < nq; i++) {
             const float *q = Qp + (size_t)i * D;
             float *pr = P + (size_t)i * R;
-            for (int h = 0; h < HEADS; h++)
-                for (int t = 0; t < nk; t++) {
-                    const float *k = K + (size_t)t * D + h * dh;
-                    float d = 0.0f;
-                    for (int j = 0; j < dh; j++) d += q[h * dh + j] * k[j];
-                    pr[h * nk + t] = d * scale;
+            for (int h = 0; h < HEADS; h++) {
+                float *restrict o = pr + h * nk;
+                const float *restrict kt = Kt + (size_t)h * dh * nk;
+                for (int t = 0; t < nk; t++) o[t] = 0.0f;
+                for (int j = 0; j < dh; j++) {
+                    const float qj = q[h * dh + j];
+#pragma omp simd
+                    for (int t = 0; t < nk; t++) o[t] += qj * kt[(size_t)j * nk + t];
                 }
+            }
         }
     } else {
         fold_heads(K, nk, D, scale, &a->q, Kq, kb);
         ss_gemm_nt(q_in, C, nq, C, Kq, R, P, R, 0.0f);
     }
-    /* softmax over the nk keys of each (query, head); the bias b_q,h·K_h is added first */
+    /* softmax over the nk keys of each (query, head); the bias b_q,h·K_h is added first. The
+     * exponentials run over the whole row of R = HEADS·nk scores (vectorises; nk is small). */
 #pragma omp parallel for schedule(static) num_threads(ss_get_threads()) if (nq >= 256)
     for (int i = 0; i < nq; i++) {
-        float *pr = P + (size_t)i * R;
-        for (int h = 0; h < HEADS; h++) {
-            float *x = pr + h * nk, mx = -INFINITY, sum = 0.0f;
-            if (!Qp)
-                for (int t = 0; t < nk; t++) x[t] += kb[h * nk + t];
-            for (int t = 0; t < nk; t++) mx = x[t] > mx ? x[t] : mx;
-            for (int t = 0; t < nk; t++) {
-                x[t] = ss_exp_fast(x[t] - mx);
-                sum += x[t];
-            }
-            const float inv = 1.0f / sum;
-            for (int t = 0; t < nk; t++) x[t] *= inv;
+        float *restrict pr = P + (size_t)i * R;
+        float mx[HEADS], inv[HEADS];
+        if (!Qp) {
+#pragma omp simd
+            for (int r = 0; r < R; r++) pr[r] += kb[r];
         }
+        for (int h = 0; h < HEADS; h++) {
+            const float *x = pr + h * nk;
+            float m = x[0];
+            for (int t = 1; t < nk; t++) m = x[t] > m ? x[t] : m;
+            mx[h] = m;
+        }
+        for (int h = 0; h < HEADS; h++)
+            for (int t = 0; t < nk; t++) pr[h * nk + t] -= mx[h];
+#pragma omp simd
+        for (int r = 0; r < R; r++) pr[r] = ss_expf_approx(pr[r]);
+        for (int h = 0; h < HEADS; h++) {
+            float sum = 0.0f;
+            for (int t = 0; t < nk; t++) sum += pr[h * nk + t];
+            inv[h] = 1.0f / sum;
+        }
+        for (int h = 0; h < HEADS; h++)
+            for (int t = 0; t < nk; t++) pr[h * nk + t] *= inv[h];
     }
     /* VWt[c, h·nk + t] = Σ_j W_o[c, h·dh + j]·V[t, h·dh + j] */
     for (int c = 0; c < C; c++) {
@@ -855,7 +876,8 @@ int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode
             for (int o = 0; o < UP1; o++) var += (v[o] - mean) * (v[o] - mean);
             float inv = 1.0f / sqrtf(var * (1.0f / UP1) + 1e-6f);
             float *restrict dst = a2 + ((size_t)(2 * y + k / 2) * 128 + 2 * x + k % 2) * UP1;
-            for (int o = 0; o < UP1; o++) dst[o] = ss_gelu1((v[o] - mean) * inv * g1[o] + b1[o]);
+#pragma omp simd
+            for (int o = 0; o < UP1; o++) dst[o] = ss_gelu_approx((v[o] - mean) * inv * g1[o] + b1[o]);
         }
     }
     /* ConvTranspose 2x2 s2 64→32 + bias + GELU, one fused GEMM: c2[P, k*32 + o] */
