@@ -137,7 +137,7 @@ static void linear_acc(const float *x, int n, int in, const lin_t *l, int out, f
         ss_linear(x, n, in, l->w, l->b, out, y);
         return;
     }
-    ss_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, l->w, in, 1.0f, y, out);
+    ss_gemm_nt(x, in, n, in, l->w, out, y, out, 1.0f);
     if (l->b)
         for (int i = 0; i < n; i++) {
             float *yi = y + (size_t)i * out;
@@ -439,7 +439,7 @@ static void attention_few_queries(const attn_t *a, const float *q_in, int nq, co
             for (int j = 0; j < nk; j++) trace_w[j] += row[j] * (1.0f / HEADS);
         }
     }
-    ss_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, C, nk, 1.0f, S, nk, v_in, C, 0.0f, PX, C);
+    ss_gemm_cols(0, S, nk, R, nk, v_in, C, C, PX, C, 0.0f);
     for (int h = 0; h < HEADS; h++)
         for (int t = 0; t < nq; t++) {
             const float *px = PX + (size_t)(h * nq + t) * C;
@@ -883,8 +883,7 @@ int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode
     /* ConvTranspose 2x2 s2 64→32 + bias + GELU, one fused GEMM: c2[P, k*32 + o] */
     ss_gemm_packed(a2, UP1, 128 * 128, &d->up3_p, d->up3_bt, c2, 4 * UP2, SS_GEMM_GELU);
     /* masks = hyper_in · upscaled: mo (4, 65536) rows in (P, k) order, scattered to (256, 256) */
-    ss_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, SS_N_TOKENS, 128 * 128 * 4, UP2, 1.0f, hyp,
-                UP2, c2, UP2, 0.0f, mo, 128 * 128 * 4);
+    ss_gemm_cols(1, hyp, UP2, SS_N_TOKENS, UP2, c2, UP2, 128 * 128 * 4, mo, 128 * 128 * 4, 0.0f);
     for (int t = 0; t < SS_N_TOKENS; t++) {
         const float *src = mo + (size_t)t * 65536;
         float *dst = low_res_all + (size_t)t * SS_LOWRES_SIDE * SS_LOWRES_SIDE;

@@ -119,6 +119,32 @@ void ss_gemm_nt(const float *x, int ldx, int n, int in, const float *W, int out,
     }
 }
 
+void ss_gemm_cols(int trans_b, const float *a, int lda, int m, int k, const float *b, int ldb, int n,
+                  float *y, int ldy, float beta)
+{
+    const enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
+    const int blocks = (n + 15) / 16;
+    int nt = g_threads < blocks ? g_threads : blocks;
+    if ((double)m * n * k < 2e6) nt = 1;
+    if (nt <= 1) {
+        ss_sgemm(CblasRowMajor, CblasNoTrans, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, y, ldy);
+        return;
+    }
+#pragma omp parallel num_threads(nt)
+    {
+#ifdef _OPENMP
+        const int t = omp_get_thread_num(), T = omp_get_num_threads();
+#else
+        const int t = 0, T = 1;
+#endif
+        int c0 = (int)((long)blocks * t / T) * 16, c1 = (int)((long)blocks * (t + 1) / T) * 16;
+        if (c1 > n) c1 = n;
+        if (c1 > c0)
+            ss_sgemm(CblasRowMajor, CblasNoTrans, tb, m, c1 - c0, k, 1.0f, a, lda,
+                     b + (trans_b ? (size_t)c0 * ldb : (size_t)c0), ldb, beta, y + c0, ldy);
+    }
+}
+
 void ss_linear_ld(const float *x, int ldx, int n, int in, const float *W, const float *b, int out,
                   float *y, int ldy)
 {

@@ -13,6 +13,11 @@ void ss_linear_ld(const float *x, int ldx, int n, int in, const float *W, const 
  * (BLAS itself runs single-threaded; call it outside OpenMP parallel regions). */
 void ss_gemm_nt(const float *x, int ldx, int n, int in, const float *W, int out, float *y, int ldy,
                 float beta);
+/* y (m, n) = a (m, k) · op(b) + beta·y, all row-major, op(b) = b (k, n) or, with trans_b,
+ * bᵀ for b (n, k): the n columns split across ss_get_threads() threads (for few rows and many
+ * columns, where splitting rows cannot help). */
+void ss_gemm_cols(int trans_b, const float *a, int lda, int m, int k, const float *b, int ldb, int n,
+                  float *y, int ldy, float beta);
 /* A linear weight W (out, in) repacked once for ss_gemm_packed: panels of 32 outputs,
  * p[(o / 32) * in * 32 + k * 32 + o % 32] = W[o, k]. `w` keeps the original (out, in) pointer
  * (used when the build has no AVX-512 kernel). out must be a multiple of 32. */
