@@ -562,6 +562,20 @@ static void attention_pre(const attn_t *a, const float *q_in, int nq, const floa
     int chunk = (int)(S_FLOATS / (size_t)nk);
     if (chunk > nq) chunk = nq;
     if (trace_w) memset(trace_w, 0, sizeof(float) * nk);
+    if (!trace_w && (size_t)HEADS * nq * nk <= S_FLOATS && ss_get_threads() > 1) {
+        /* all heads' scores fit at once: the heads run in parallel, each in its own part of S */
+#pragma omp parallel for schedule(static) num_threads(ss_get_threads())
+        for (int h = 0; h < HEADS; h++) {
+            float *Sh = s->S + (size_t)h * nq * nk;
+            ss_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, dh, scale, Q + h * dh, D,
+                     K + h * dh, D, 0.0f, Sh, nk);
+            softmax_rows_fast(Sh, nq, nk);
+            ss_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, dh, nk, 1.0f, Sh, nk, V + h * dh,
+                     D, 0.0f, s->O + h * dh, D);
+        }
+        linear_acc(s->O, nq, D, &a->o, C, out, residual);
+        return;
+    }
     for (int h = 0; h < HEADS; h++)
         for (int r0 = 0; r0 < nq; r0 += chunk) {
             int rows = nq - r0 < chunk ? nq - r0 : chunk;
