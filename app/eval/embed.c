@@ -69,7 +69,13 @@ gboolean ssa_embedding_get(const ss_model *model, ss_state *state, const char *c
                         g_strerror(e));
             return FALSE;
         }
-        if (ss_embedding_save(state, path, err, sizeof err) != SS_OK) {
+        /* the engine's temporary file is PATH.tmpPID: two eval workers saving the same
+           embedding (two images with the same bytes) must not write it at the same time */
+        static GMutex save_lock;
+        g_mutex_lock(&save_lock);
+        int rc = ss_embedding_save(state, path, err, sizeof err);
+        g_mutex_unlock(&save_lock);
+        if (rc != SS_OK) {
             g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s", err);
             return FALSE;
         }

@@ -50,7 +50,8 @@ char *ssa_embedding_cache_default(void);
 char *ssa_embedding_cache_path(const char *cache_dir, const ss_model *model, const char *sha256);
 /* Puts the image's embedding into `state` (of `model`): from the cache when present and
  * valid, else encodes `img` (loaded from image_path when NULL) and saves it (creating folders).
- * cache_dir NULL = no cache. *cached tells which. sha256 may be NULL (computed). */
+ * cache_dir NULL = no cache. *cached tells which. sha256 may be NULL (computed). May be called
+ * from several threads at once, each with its own state. */
 gboolean ssa_embedding_get(const ss_model *model, ss_state *state, const char *cache_dir,
                            const char *image_path, const char *sha256, const SsaImage *img,
                            gboolean *cached, GError **error);

@@ -223,6 +223,30 @@ int main(int argc, char **argv)
     g_free(so);
     g_free(se);
 
+    /* --threads 1 (one image at a time) and --threads 2 (two workers, above) give the same
+       results.json byte for byte, "timings" (wall and decode times) apart, and report the same
+       bad files in the same order */
+    g_autofree char *out1 = g_build_filename(tmp, "out1", NULL);
+    rc = run(exe, (const char *const[]){"eval", set, "--out", out1, "--mode", "sam", "--protocol",
+                                        "all", "--draws", "2", "--max-clicks", "3", "--cache",
+                                        cache, "--threads", "1", NULL},
+             &so, &se);
+    g_autofree char *rj1 = g_build_filename(out1, "results.json", NULL);
+    g_autofree char *t1 = NULL, *t2 = NULL;
+    gsize l1 = 0, l2 = 0;
+    g_file_get_contents(rj1, &t1, &l1, NULL);
+    g_file_get_contents(rj, &t2, &l2, NULL);
+    char *c1 = t1 ? strstr(t1, ",\"timings\":") : NULL, *c2 = t2 ? strstr(t2, ",\"timings\":") : NULL;
+    TAP_OK(rc == 0 && c1 && c2 && c1 - t1 == c2 - t2 && c1 - t1 > 100 &&
+               memcmp(t1, t2, (size_t)(c1 - t1)) == 0,
+           "--threads 1 and --threads 2: results.json identical but for the timings (%ld / %ld bytes)",
+           c1 ? (long)(c1 - t1) : -1L, c2 ? (long)(c2 - t2) : -1L);
+    TAP_OK(count_lines_with(se, "c_0.png: mask is 32x32 but the image is 64x64") == 1 &&
+               count_lines_with(se, "d_0.png: not a binary mask") == 1,
+           "--threads 1 reports the same bad files");
+    g_free(so);
+    g_free(se);
+
     /* embed into the eval's cache folder (same layout): a and b are there; c and d were not
        encoded by eval (all their masks are bad), so embed encodes those two; a second run
        finds everything */
