@@ -1,11 +1,13 @@
 /* model.c — the public engine API: model loading, per-image state, encode, predict,
  * embedding cache files. The networks themselves live in encoder.c and decoder.c. */
+#define _POSIX_C_SOURCE 200809L /* mkstemp, fdopen, fchmod */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "blas.h"
@@ -270,13 +272,21 @@ int ss_embedding_save(const ss_state *s, const char *path, char *err, size_t err
     h.height = s->height;
     h.dim = SS_EMB_DIM;
     h.side = SS_EMB_SIDE;
+    /* a temp name of its own (mkstemp) next to path: two threads or processes saving the same
+     * embedding never share one */
     size_t n = strlen(path) + 16;
     char *tmp = malloc(n);
     if (!tmp) return SS_ERR_NOMEM;
-    snprintf(tmp, n, "%s.tmp%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "wb");
+    snprintf(tmp, n, "%s.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd >= 0) fchmod(fd, 0644); /* mkstemp makes it 0600; a cache file is not secret */
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!f) {
         set_err(err, errlen, "%s: %s", tmp, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
         free(tmp);
         return SS_ERR_IO;
     }

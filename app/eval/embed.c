@@ -69,12 +69,8 @@ gboolean ssa_embedding_get(const ss_model *model, ss_state *state, const char *c
                         g_strerror(e));
             return FALSE;
         }
-        /* the engine's temporary file is PATH.tmpPID: two eval workers saving the same
-           embedding (two images with the same bytes) must not write it at the same time */
-        static GMutex save_lock;
-        g_mutex_lock(&save_lock);
+        /* atomic, with a temp name of its own: eval workers may save the same embedding */
         int rc = ss_embedding_save(state, path, err, sizeof err);
-        g_mutex_unlock(&save_lock);
         if (rc != SS_OK) {
             g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s", err);
             return FALSE;

@@ -998,26 +998,6 @@ int ssa_cmd_eval(int argc, char **argv)
         ev->modes[ev->n_modes++] = SS_MODE_SAM;
     if (want_stable)
         ev->modes[ev->n_modes++] = SS_MODE_STABLE;
-    /* --threads N: N images at once, each worker single-threaded (the decoder's matrices are
-       too small for threads inside one decode to pay off); N = 1: one image at a time, as
-       ever. The engine's thread count is process-wide, so it is set once, here. */
-    ev->n_workers = ev->threads > 0 ? ev->threads : (int)g_get_num_processors();
-    ss_model_params mp = ss_model_default_params();
-    mp.n_threads = ev->n_workers > 1 ? 1 : ev->threads;
-    ev->model = ss_model_load(model_path, want_stable ? plugin_path : NULL, mp, ev->err,
-                              sizeof ev->err);
-    if (!ev->model) {
-        fprintf(stderr, "stablesam: %s\n", ev->err);
-        g_free(ev);
-        return 1;
-    }
-    g_autofree char *cache = NULL;
-    if (!ev->cache_opt)
-        cache = ssa_embedding_cache_default();
-    else if (strcmp(ev->cache_opt, "none"))
-        cache = g_strdup(ev->cache_opt);
-    ev->cache = cache;
-
     /* the jobs: one per image, the first n_total objects in data set order (the last image
        may be cut by --limit) */
     int n_total = ds->n_objects;
@@ -1031,8 +1011,29 @@ int ssa_cmd_eval(int argc, char **argv)
         jobs[n_jobs].n_here = MIN((int)im->objects->len, n_total - n);
         n += jobs[n_jobs].n_here;
     }
-    if (ev->n_workers > n_jobs)
+    /* --threads N: N images at once, each worker single-threaded (the decoder's matrices are
+       too small for threads inside one decode to pay off); N = 1: one image at a time, as
+       ever. The engine's thread count is process-wide, so it is set once, here. */
+    ev->n_workers = ev->threads > 0 ? ev->threads : (int)g_get_num_processors();
+    if (ev->n_workers > n_jobs) /* one image (e.g. --limit 1): one worker with every thread */
         ev->n_workers = MAX(n_jobs, 1);
+    ss_model_params mp = ss_model_default_params();
+    mp.n_threads = ev->n_workers > 1 ? 1 : ev->threads; /* 0 = every core */
+    ev->model = ss_model_load(model_path, want_stable ? plugin_path : NULL, mp, ev->err,
+                              sizeof ev->err);
+    if (!ev->model) {
+        fprintf(stderr, "stablesam: %s\n", ev->err);
+        g_free(jobs);
+        g_free(ev);
+        return 1;
+    }
+    g_autofree char *cache = NULL;
+    if (!ev->cache_opt)
+        cache = ssa_embedding_cache_default();
+    else if (strcmp(ev->cache_opt, "none"))
+        cache = g_strdup(ev->cache_opt);
+    ev->cache = cache;
+
     Worker *workers = g_new0(Worker, ev->n_workers);
     int n_states = 0;
     for (; n_states < ev->n_workers; n_states++) {
