@@ -466,27 +466,17 @@ static void attention_few_keys(const attn_t *a, const float *q_in, const float *
     ss_linear(k_in, nk, C, a->k.w, a->k.b, D, K);
     ss_linear(v_in, nk, C, a->v.w, a->v.b, D, V);
     if (Qp) {
-        /* scores from the projected queries: per head, the T keys transposed to (dh, T) so that
-         * one query's T scores are dh multiply-adds over a vector of T */
-        float *Kt = Kq; /* (HEADS, dh, nk) */
-        for (int h = 0; h < HEADS; h++)
-            for (int j = 0; j < dh; j++)
-                for (int t = 0; t < nk; t++)
-                    Kt[((size_t)h * dh + j) * nk + t] = K[(size_t)t * D + h * dh + j] * scale;
 #pragma omp parallel for schedule(static) num_threads(ss_get_threads()) if (nq >= 256)
         for (int i = 0; i < nq; i++) {
             const float *q = Qp + (size_t)i * D;
             float *pr = P + (size_t)i * R;
-            for (int h = 0; h < HEADS; h++) {
-                float *restrict o = pr + h * nk;
-                const float *restrict kt = Kt + (size_t)h * dh * nk;
-                for (int t = 0; t < nk; t++) o[t] = 0.0f;
-                for (int j = 0; j < dh; j++) {
-                    const float qj = q[h * dh + j];
-#pragma omp simd
-                    for (int t = 0; t < nk; t++) o[t] += qj * kt[(size_t)j * nk + t];
+            for (int h = 0; h < HEADS; h++)
+                for (int t = 0; t < nk; t++) {
+                    const float *k = K + (size_t)t * D + h * dh;
+                    float d = 0.0f;
+                    for (int j = 0; j < dh; j++) d += q[h * dh + j] * k[j];
+                    pr[h * nk + t] = d * scale;
                 }
-            }
         }
     } else {
         fold_heads(K, nk, D, scale, &a->q, Kq, kb);

@@ -46,9 +46,9 @@ double ss_now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
-/* Few rows (the decoder's tokens): BLAS would pack all of W for a handful of rows. Here each
- * weight row is read once and dotted with the n rows of x, which stay in L1; 4 outputs at a
- * time share each load of x. Output columns split across threads when there is work enough. */
+/* Few rows and long ones (the decoder's token MLP, 2048 → 256): BLAS would pack all of W for a
+ * handful of rows. Here each weight row is read once and dotted with the n rows of x, which
+ * stay in L1; 4 outputs at a time share each load of x. Output columns split across threads when there is work enough. */
 static void gemm_nt_few(const float *x, int ldx, int n, int in, const float *W, int out, float *y,
                         int ldy, float beta)
 {
@@ -89,7 +89,7 @@ static void gemm_nt_few(const float *x, int ldx, int n, int in, const float *W, 
 void ss_gemm_nt(const float *x, int ldx, int n, int in, const float *W, int out, float *y, int ldy,
                 float beta)
 {
-    if (n <= 16) {
+    if (n <= 16 && in >= 512) { /* measured: BLAS's small-matrix kernels win below that */
         gemm_nt_few(x, ldx, n, in, W, out, y, ldy, beta);
         return;
     }
