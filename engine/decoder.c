@@ -884,6 +884,7 @@ int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode
             for (int o = 0; o < UP1; o++) dst[o] = ss_gelu_approx((v[o] - mean) * inv * g1[o] + b1[o]);
         }
     }
+    if (aborted(abort_cb, abort_ud)) return SS_ERR_ABORTED;
     /* ConvTranspose 2x2 s2 64→32 + bias + GELU, one fused GEMM: c2[P, k*32 + o] */
     ss_gemm_packed(a2, UP1, 128 * 128, &d->up3_p, d->up3_bt, c2, 4 * UP2, SS_GEMM_GELU);
     /* masks = hyper_in · upscaled: mo (4, 65536) rows in (P, k) order, scattered to (256, 256) */

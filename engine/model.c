@@ -472,6 +472,11 @@ int ss_predict(ss_state *s, const ss_prompt *prompt_in, const ss_predict_params 
         set_err(err, errlen, "mask decoder failed (%d)", rc);
         goto out;
     }
+    if (s->abort_cb && s->abort_cb(s->abort_ud)) { /* before the full-size post-processing */
+        set_err(err, errlen, "prediction cancelled");
+        rc = SS_ERR_ABORTED;
+        goto out;
+    }
     int tok = 0;
     if (pp->multimask) {
         tok = 1;

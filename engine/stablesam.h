@@ -39,7 +39,8 @@ enum {
     SS_ERR_STATE = -6    /* e.g. predict before encode */
 };
 
-/* Returns nonzero to ask the running ss_encode / ss_predict to stop (checked between blocks). */
+/* Returns nonzero to ask the running ss_encode / ss_predict to stop (checked between blocks;
+ * ss_predict: also between the two upscaling stages and before the full-size mask). */
 typedef int (*ss_abort_cb)(void *user_data);
 
 typedef struct {
