@@ -188,8 +188,19 @@ static int check_image_size(int width, int height, char *err, size_t errlen)
 
 int ss_encode(ss_state *s, const uint8_t *rgb, int width, int height, int stride, char *err, size_t errlen)
 {
-    int rc = check_image_size(width, height, err, errlen);
+    return ss_encode_scaled(s, rgb, width, height, stride, width, height, err, errlen);
+}
+
+int ss_encode_scaled(ss_state *s, const uint8_t *rgb, int width, int height, int stride, int orig_w,
+                     int orig_h, char *err, size_t errlen)
+{
+    int rc = check_image_size(orig_w, orig_h, err, errlen);
     if (rc) return rc;
+    if (width <= 0 || height <= 0 || width > orig_w || height > orig_h) {
+        set_err(err, errlen, "ss_encode: a %dx%d copy of a %dx%d image is not a downscaled one", width,
+                height, orig_w, orig_h);
+        return SS_ERR_INPUT;
+    }
     if (!rgb || stride < width * 3) {
         set_err(err, errlen, "ss_encode: bad image buffer");
         return SS_ERR_INPUT;
@@ -206,7 +217,7 @@ int ss_encode(ss_state *s, const uint8_t *rgb, int width, int height, int stride
     s->width = 0; /* no valid embedding while encoding */
     ss_decoder_cache_reset(&s->dec_cache);
     double t0 = ss_now_ms();
-    rc = ss_preprocess(rgb, width, height, stride, s->input);
+    rc = ss_preprocess_scaled(rgb, width, height, stride, orig_w, orig_h, s->input);
     if (rc) {
         set_err(err, errlen, "ss_encode: pre-processing failed (out of memory)");
         return rc;
@@ -224,8 +235,8 @@ int ss_encode(ss_state *s, const uint8_t *rgb, int width, int height, int stride
         set_err(err, errlen, "image encoder failed (%d)", rc);
         return rc;
     }
-    s->width = width;
-    s->height = height;
+    s->width = orig_w;
+    s->height = orig_h;
     return SS_OK;
 }
 

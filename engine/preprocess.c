@@ -146,13 +146,11 @@ done:
     return rc;
 }
 
-int ss_preprocess(const uint8_t *rgb, int width, int height, int stride, float *out)
+/* Resize (width, height) to (nw, nh), normalise, pad -> (3, 1024, 1024). */
+static int preprocess_to(const uint8_t *rgb, int width, int height, int stride, int nw, int nh, float *out)
 {
     static const double mean[3] = {123.675, 116.28, 103.53};
     static const double std[3] = {58.395, 57.12, 57.375};
-    if (!rgb || !out || width <= 0 || height <= 0 || stride < width * 3) return SS_ERR_INPUT;
-    int nw, nh;
-    ss_target_size(width, height, &nw, &nh);
     uint8_t *rs = malloc((size_t)nw * nh * 3);
     if (!rs) return SS_ERR_NOMEM;
     if (pil_resize_rgb(rgb, width, height, stride, nw, nh, rs)) {
@@ -179,6 +177,21 @@ int ss_preprocess(const uint8_t *rgb, int width, int height, int stride, float *
     }
     free(rs);
     return SS_OK;
+}
+
+int ss_preprocess(const uint8_t *rgb, int width, int height, int stride, float *out)
+{
+    return ss_preprocess_scaled(rgb, width, height, stride, width, height, out);
+}
+
+int ss_preprocess_scaled(const uint8_t *rgb, int width, int height, int stride, int orig_w, int orig_h,
+                         float *out)
+{
+    if (!rgb || !out || width <= 0 || height <= 0 || stride < width * 3 || orig_w <= 0 || orig_h <= 0)
+        return SS_ERR_INPUT;
+    int nw, nh;
+    ss_target_size(orig_w, orig_h, &nw, &nh); /* the original's frame: same valid region */
+    return preprocess_to(rgb, width, height, stride, nw, nh, out);
 }
 
 /* --- post-processing ------------------------------------------------------------------- */

@@ -94,6 +94,13 @@ void ss_state_set_abort(ss_state *state, ss_abort_cb cb, void *user_data);
  * encoder), cancellable through the abort callback. */
 int ss_encode(ss_state *state, const uint8_t *rgb, int width, int height, int stride,
               char *err, size_t errlen);
+/* Encodes a downscaled copy (width x height) of an image whose real size is orig_w x orig_h
+ * (e.g. decoded at reduced scale to save memory): the copy is resized into the 1024 frame of
+ * the ORIGINAL size (ss_target_size(orig_w, orig_h)), so the state answers prompts, masks and
+ * post-processing exactly as for the original, in original pixels. width, height <= the
+ * original's; ss_encode(...) is ss_encode_scaled(..., width, height). */
+int ss_encode_scaled(ss_state *state, const uint8_t *rgb, int width, int height, int stride,
+                     int orig_w, int orig_h, char *err, size_t errlen);
 /* Uses an embedding computed earlier (e.g. from a cache): (256, 64, 64) floats, row-major
  * channel-first, and the original image size it was computed from. */
 int ss_set_embedding(ss_state *state, const float *embedding, int width, int height,
@@ -176,6 +183,9 @@ void ss_result_clear(ss_result *result); /* frees owned buffers, zeroes the stru
  * antialiased bilinear), normalise, pad bottom/right with zeros -> (3, 1024, 1024). */
 void ss_target_size(int width, int height, int *new_w, int *new_h);
 int ss_preprocess(const uint8_t *rgb, int width, int height, int stride, float *out /* 3*1024*1024 */);
+/* Same for a downscaled copy of an orig_w x orig_h image: resized to ss_target_size(orig_w, orig_h). */
+int ss_preprocess_scaled(const uint8_t *rgb, int width, int height, int stride, int orig_w, int orig_h,
+                         float *out /* 3*1024*1024 */);
 
 /* Low-res (256, 256) logits -> binary mask at the original size (as SAM's postprocess_masks:
  * bilinear to 1024², crop the unpadded part, bilinear to (height, width), logit > 0). */

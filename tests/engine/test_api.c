@@ -60,6 +60,65 @@ static int cached_vs_full(ss_state *st, const ss_prompt *p, ss_mode mode, double
     return flag;
 }
 
+/* Box-filter downscale of a packed RGB image (each output pixel: the mean of the source pixels
+ * that map to it), as a scaled decoder would give. */
+static uint8_t *box_down(const uint8_t *img, int w, int h, int tw, int th)
+{
+    uint32_t *acc = calloc((size_t)tw * th * 4, sizeof(uint32_t));
+    for (int y = 0; y < h; y++) {
+        int oy = (int)((long long)y * th / h);
+        for (int x = 0; x < w; x++) {
+            uint32_t *a = acc + ((size_t)oy * tw + (size_t)((long long)x * tw / w)) * 4;
+            const uint8_t *p = img + ((size_t)y * w + x) * 3;
+            a[0] += p[0], a[1] += p[1], a[2] += p[2], a[3]++;
+        }
+    }
+    uint8_t *out = malloc((size_t)tw * th * 3);
+    for (size_t i = 0; i < (size_t)tw * th; i++)
+        for (int c = 0; c < 3; c++) out[i * 3 + c] = (uint8_t)((acc[i * 4 + c] + acc[i * 4 + 3] / 2) / acc[i * 4 + 3]);
+    free(acc);
+    return out;
+}
+
+/* ss_encode_scaled: a 4800x3200 image encoded from its 2048x1365 copy answers in original
+ * pixels like the full-size encode (same mask size, box-prompt IoU >= 0.98) */
+static void scaled_checks(ss_model *m)
+{
+    const int W = 4800, H = 3200, TW = 2048, TH = 1365;
+    char err[512] = "";
+    ss_state *s = ss_state_new(m, err, sizeof err);
+    uint8_t *big = card(W, H), *small = box_down(big, W, H, TW, TH);
+    ss_result a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    ss_predict_params pp = ss_predict_default_params();
+    ss_prompt box = {.has_box = 1, .box = {W * 0.4f - H * 0.22f, H * 0.28f, W * 0.4f + H * 0.22f, H * 0.72f}};
+    int rc = ss_encode(s, big, W, H, W * 3, err, sizeof err);
+    rc = rc ? rc : ss_predict(s, &box, &pp, &a, err, sizeof err);
+    free(big);
+    int rc2 = ss_encode_scaled(s, small, TW, TH, TW * 3, W, H, err, sizeof err);
+    int sw = 0, sh = 0;
+    ss_state_image_size(s, &sw, &sh);
+    rc2 = rc2 ? rc2 : ss_predict(s, &box, &pp, &b, err, sizeof err);
+    size_t inter = 0, uni = 0;
+    if (rc == SS_OK && rc2 == SS_OK && a.width == W && a.height == H && b.width == W && b.height == H)
+        for (size_t i = 0; i < (size_t)W * H; i++) {
+            inter += a.mask[i] && b.mask[i];
+            uni += a.mask[i] || b.mask[i];
+        }
+    double iou = uni ? (double)inter / uni : 0.0;
+    tap_ok(rc == SS_OK && rc2 == SS_OK && sw == W && sh == H && b.width == W && b.height == H && iou >= 0.98,
+           "encode from a %dx%d copy of %dx%d: state %dx%d, mask %dx%d, box IoU vs full encode %.4f (>= 0.98) %s",
+           TW, TH, W, H, sw, sh, b.width, b.height, iou, rc || rc2 ? err : "");
+    rc = ss_encode_scaled(s, small, TW, TH, TW * 3, TW - 1, TH, err, sizeof err);
+    tap_ok(rc == SS_ERR_INPUT && one_line(err) && ss_state_image_size(s, NULL, NULL) == SS_OK,
+           "a copy bigger than the original is refused: %s", err);
+    free(small);
+    ss_result_clear(&a);
+    ss_result_clear(&b);
+    ss_state_free(s);
+}
+
 /* the decoder cache through the public API (model with a plugin, SAM and Stable mode) */
 static void cache_checks(const char *model_path, const char *plugin_path, const uint8_t *img, int W, int H)
 {
@@ -191,7 +250,7 @@ int main(int argc, char **argv)
         return 1;
     }
     const char *plugin_path = argc > 1 ? argv[1] : NULL;
-    tap_plan(22 + (plugin_path ? 10 : 0));
+    tap_plan(24 + (plugin_path ? 10 : 0));
     char err[512];
     ss_model_params mp = ss_model_default_params();
     mp.n_threads = 2;
@@ -302,6 +361,7 @@ int main(int argc, char **argv)
     ss_result_clear(&r2);
     ss_state_free(s);
     ss_state_free(s2);
+    scaled_checks(m);
     ss_model_free(m);
     if (plugin_path) cache_checks(model_path, plugin_path, img, W, H);
     free(img);
