@@ -9,7 +9,9 @@
 #include "ssa-window-private.h"
 #include "ssa-application.h"
 #include "ssa-coco.h"
+#include "ss_metrics.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum { PROP_0, PROP_MODE, PROP_COMPARE, PROP_SHOW_CIRCLES, PROP_DRIFT_PANEL, N_PROPS };
@@ -329,11 +331,24 @@ ssa_window_accept(SsaWindow *self)
     prompt->mode = r->mode;
     prompt->iou_pred = r->iou_pred;
     g_autoptr(GError) error = NULL;
-    SsaObject *obj = ssa_document_add_object(self->document, (guint)self->image_index,
-                                             ssa_category_get_id(cat), r->mask, self->prediction->width,
-                                             self->prediction->height, prompt, &error);
+    int w = self->prediction->width, h = self->prediction->height;
+    char err[256] = "";
+    /* the RLE first, then the prediction goes: its masks (1 byte a pixel each) must not be
+     * alive while adding the object makes the objects layer decode the new mask */
+    char *rle = ss_mask_to_rle_string(r->mask, w, h, err, sizeof err);
+    if (!rle) {
+        g_autofree char *msg = g_strdup_printf("%s: %s", self->image_path, err);
+        ssa_window_show_error(self, msg);
+        return;
+    }
+    g_clear_pointer(&self->prediction, ssa_prediction_unref);
+    show_prediction(self);
+    SsaObject *obj = ssa_document_add_object_rle(self->document, (guint)self->image_index,
+                                                 ssa_category_get_id(cat), rle, w, h, prompt, &error);
+    free(rle);
     if (!obj) {
         ssa_window_show_error(self, error->message);
+        ssa_window_request_prediction(self); /* the prompt is still there: its mask again */
         return;
     }
     self->selected_object = ssa_object_get_id(obj);

@@ -246,7 +246,7 @@ load_texture_thread(GTask *task, gpointer source, gpointer task_data, GCancellab
     /* big images: a copy downscaled to SSA_DISPLAY_MAX_SIDE, decoded at that scale (full-size
      * RGB + the renderer's copy of it would be 7 bytes a pixel); masks and prompts stay in
      * full-size pixels. Same decoder as the encoder's: what is shown is what it sees. */
-    SsaImage *img = ssa_image_load_scaled(path, SSA_DISPLAY_MAX_SIDE, 0, &r->width, &r->height, &error);
+    SsaImage *img = ssa_image_load_scaled(path, SSA_DISPLAY_MAX_SIDE, SSA_ANNOTATOR_MAX_PIXELS, &r->width, &r->height, &error);
     if (big)
         ssa_big_decode_unlock();
     if (!img) {
@@ -471,7 +471,7 @@ encode_in_thread(SsaWorker *self, EncodeJob *job, GError **error)
          * encoder's input is 1024 px, and a full-size RGB would be 3 bytes a pixel */
         int w = 0, h = 0;
         gboolean big = ssa_big_decode_lock(job->path);
-        img = ssa_image_load_scaled(job->path, SSA_DISPLAY_MAX_SIDE, 0, &w, &h, error);
+        img = ssa_image_load_scaled(job->path, SSA_DISPLAY_MAX_SIDE, SSA_ANNOTATOR_MAX_PIXELS, &w, &h, error);
         if (big)
             ssa_big_decode_unlock();
         if (!img)
