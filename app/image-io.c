@@ -149,7 +149,8 @@ typedef struct {
 static void png_scale_error(png_structp png, png_const_charp msg)
 {
     PngScale *ps = png_get_error_ptr(png);
-    g_strlcpy(ps->msg, msg, sizeof ps->msg);
+    /* libpng says "Read Error" when the file ends early */
+    g_strlcpy(ps->msg, ps->f && feof(ps->f) ? "the file is truncated" : msg, sizeof ps->msg);
     png_longjmp(png, 1);
 }
 
