@@ -368,7 +368,6 @@ ssa_window_refresh_objects(SsaWindow *self)
     SsaImageEntry *entry = self->document && self->image_index >= 0
         ? ssa_document_get_image(self->document, (guint)self->image_index) : NULL;
     g_autoptr(GArray) objs = g_array_new(FALSE, TRUE, sizeof(SsaCanvasObject));
-    g_autoptr(GPtrArray) masks = g_ptr_array_new_with_free_func(g_free);
     if (entry && self->texture) {
         int tw = ssa_canvas_get_image_width(self->canvas), th = ssa_canvas_get_image_height(self->canvas);
         GListModel *model = ssa_image_entry_get_objects(entry);
@@ -378,15 +377,13 @@ ssa_window_refresh_objects(SsaWindow *self)
             if (!ssa_object_get_visible(obj))
                 continue;
             int w = 0, h = 0;
-            guint8 *mask = ssa_object_decode_mask(obj, &w, &h);
-            if (!mask || w != tw || h != th) {
-                g_free(mask);
+            ssa_object_get_size(obj, &w, &h);
+            if (w != tw || h != th)
                 continue;
-            }
-            g_ptr_array_add(masks, mask);
             SsaCategory *cat = ssa_document_find_category(self->document, ssa_object_get_category_id(obj));
+            /* decoded by the canvas one at a time, not all at once here */
             SsaCanvasObject co = {
-                .mask = mask,
+                .object = obj,
                 .color = cat ? ssa_rgba_to_gdk(ssa_category_get_color(cat)) : (GdkRGBA){ 1, 1, 1, 1 },
                 .selected = ssa_object_get_id(obj) == self->selected_object,
             };

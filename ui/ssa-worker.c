@@ -686,7 +686,9 @@ decode_pool_func(gpointer data, gpointer user_data)
         r->ms = (g_get_monotonic_time() - t0) / 1000.0;
     }
     ss_state_set_abort(ctx->state, NULL, NULL);
-    if (pred->n_results == job->n_modes)
+    /* stale by now: its masks (1 byte a pixel each) go at once, not after a trip through the
+     * main loop while the next request allocates its own */
+    if (pred->n_results == job->n_modes && !decode_job_stale(job))
         job->pred = pred;
     else
         ssa_prediction_unref(pred);
