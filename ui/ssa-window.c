@@ -291,13 +291,22 @@ on_box_drag(SsaCanvas *canvas, double x0, double y0, double x1, double y1, gbool
         self->prompt = ssa_prompt_new();
         self->box_dragging = TRUE;
     }
+    const float *b = self->prompt->box;
+    gboolean same = self->prompt->has_box && b[0] == (float)x0 && b[1] == (float)y0 &&
+                    b[2] == (float)x1 && b[3] == (float)y1;
     self->prompt->has_box = TRUE;
     self->prompt->box[0] = (float)x0;
     self->prompt->box[1] = (float)y0;
     self->prompt->box[2] = (float)x1;
     self->prompt->box[3] = (float)y1;
-    if (finished)
+    if (finished) {
         self->box_dragging = FALSE;
+        /* released where the last motion was: that box is already asked for (a second
+         * request would cost another full-size mask while the first is still shown) */
+        if (same && self->prompt->n_points == 0 &&
+            (self->prediction || self->pending_generation || self->predict_pending))
+            return;
+    }
     ssa_window_request_prediction(self);
 }
 
