@@ -78,7 +78,7 @@ const char *ssa_worker_get_model_hash(SsaWorker *self); /* NULL without a model 
 /* The biggest image the annotator opens (the CLI takes up to SSA_IMAGE_MAX_PIXELS): above it
  * the masks (1 byte a pixel each: the shown one, the one being computed, the objects layer's
  * decode) take the annotator past its 400 MB peak RSS target (DESIGN §7; measured in
- * docs/RELIABILITY.md §4: 8000x6000 = 48 MP 385-388 MB, 10000x10000 464 MB). Bigger ones are
+ * docs/RELIABILITY.md §4: 8000x6000 = 48 MP 385-388 MB with one object, 409 MB with two, 10000x10000 464 MB). Bigger ones are
  * refused with "FILE: image is WxH (N MP), more than the 50 MP supported". */
 #define SSA_ANNOTATOR_MAX_PIXELS G_GINT64_CONSTANT(50000000)
 /* Images up to this size are kept in the renderer's format (4 bytes a pixel, drawn without a
