@@ -19,6 +19,12 @@ typedef struct {
  * Refuses images larger than max_pixels (0 = 100 MP) with a clear message. The pixels are
  * packed in place in the decoder's buffer (one copy of the image in memory, not two). */
 SsaImage *ssa_image_load(const char *path, gint64 max_pixels, GError **error);
+/* Same, at most max_side px on the long side: images above it are decoded at reduced scale
+ * without holding them whole (non-interlaced PNG: streamed rows, box filter; JPEG: libjpeg's
+ * scaled decode, then scaled; other formats: decoded, then scaled). width / height (nullable)
+ * get the original size. */
+SsaImage *ssa_image_load_scaled(const char *path, int max_side, gint64 max_pixels, int *width,
+                                int *height, GError **error);
 void ssa_image_free(SsaImage *img);
 /* FALSE for files the system's image loaders must not see (a BMP header that makes gdk-pixbuf
  * allocate gigabytes). ssa_image_load checks it; callers of gdk-pixbuf directly should too. */

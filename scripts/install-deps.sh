@@ -5,7 +5,7 @@ set -euo pipefail
 
 # Build and run time.
 PKGS_BUILD="build-essential meson ninja-build pkg-config libgtk-4-dev libopenblas-dev
-  libjson-c-dev libcairo2-dev libgdk-pixbuf-2.0-dev libglib2.0-dev libglib2.0-bin"
+  libjson-c-dev libcairo2-dev libgdk-pixbuf-2.0-dev libpng-dev libglib2.0-dev libglib2.0-bin"
 # Model fetch and conversion (tools/, never needed by the built program).
 PKGS_TOOLS="python3 python3-numpy python3-onnx python3-skimage"
 # Tests: GUI under Xvfb, screenshots, sanitizers.

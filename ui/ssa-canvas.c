@@ -16,6 +16,7 @@
  * ssa_canvas_set_prompt(). */
 #define G_LOG_DOMAIN "ssa-canvas"
 #include "ssa-canvas.h"
+#include "ssa-object.h"
 #include <math.h>
 #include <string.h>
 
@@ -578,7 +579,18 @@ ssa_canvas_set_objects(SsaCanvas *self, const SsaCanvasObject *objects, guint n_
     int box[4] = { w, h, 0, 0 }, b[4];
     g_autofree int *boxes = g_new(int, 4 * MAX(1, n_objects));
     for (guint i = 0; self->image && i < n_objects; i++) {
-        if (!mask_bbox(objects[i].mask, w, h, b)) {
+        gboolean some;
+        if (objects[i].mask) {
+            some = mask_bbox(objects[i].mask, w, h, b);
+        } else {
+            double bb[4]; /* x, y, width, height, from the RLE */
+            int ow = 0, oh = 0;
+            ssa_object_get_size(objects[i].object, &ow, &oh);
+            ssa_object_get_bbox(objects[i].object, bb);
+            b[0] = (int)bb[0], b[1] = (int)bb[1], b[2] = (int)(bb[0] + bb[2]), b[3] = (int)(bb[1] + bb[3]);
+            some = ow == w && oh == h && b[2] > b[0] && b[3] > b[1];
+        }
+        if (!some) {
             boxes[4 * i + 2] = 0; /* empty */
             continue;
         }
@@ -601,7 +613,10 @@ ssa_canvas_set_objects(SsaCanvas *self, const SsaCanvasObject *objects, guint n_
                 continue;
             guint32 fill, edge;
             mask_colors(&objects[i].color, self->opacity * 0.8, objects[i].selected, &fill, &edge);
-            g_autofree guint8 *m = layer_mask(objects[i].mask, w, box[0], box[1], bw, bh, lw, lh, xs);
+            g_autofree guint8 *full = objects[i].mask ? NULL : ssa_object_decode_mask(objects[i].object, NULL, NULL);
+            g_autofree guint8 *m = layer_mask(objects[i].mask ? objects[i].mask : full, w, box[0], box[1], bw, bh,
+                                              lw, lh, xs);
+            g_clear_pointer(&full, g_free);
             paint_mask(out, m, lw, lh, fill, edge, objects[i].selected);
         }
         self->objects_layer = raster_rgba(out, lw, lh, box[0], box[1], (double)lw / bw);

@@ -11,9 +11,12 @@ G_BEGIN_DECLS
 #define SSA_TYPE_CANVAS (ssa_canvas_get_type())
 G_DECLARE_FINAL_TYPE(SsaCanvas, ssa_canvas, SSA, CANVAS, GtkWidget)
 
-/* One accepted object for ssa_canvas_set_objects(): a 0/1 mask at the image size. */
+/* One accepted object for ssa_canvas_set_objects(): a 0/1 mask at the image size, or the
+ * object itself (mask NULL), whose mask the canvas decodes when it paints it, one object at a
+ * time (a full-size mask is 1 byte a pixel: 48 MB at 48 MP). */
 typedef struct {
-    const guint8 *mask; /* (height, width) */
+    const guint8 *mask; /* (height, width), or NULL: decoded from `object` */
+    SsaObject *object;  /* borrowed; used when mask is NULL */
     GdkRGBA color;
     gboolean selected;  /* drawn with a thicker, brighter outline */
 } SsaCanvasObject;

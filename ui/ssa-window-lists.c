@@ -44,24 +44,20 @@ thumb_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *can
 {
     const ThumbData *d = task_data;
     GError *error = NULL;
-    int w = 0, h = 0;
-    /* the loader decodes the whole image before scaling: no thumbnail for what the window
-     * refuses to open anyway (its message says why) */
-    if (!ssa_image_file_sane(d->path) ||
-        (gdk_pixbuf_get_file_info(d->path, &w, &h) && (gint64)w * h > SSA_IMAGE_MAX_PIXELS)) {
-        g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "%s: too large", d->path);
-        return;
-    }
+    /* decoded at thumbnail scale (streamed for PNG, see ssa_image_load_scaled); nothing for
+     * what the window refuses to open anyway (its message says why) */
     gboolean big = ssa_big_decode_lock(d->path);
-    g_autoptr(GdkPixbuf) pb = gdk_pixbuf_new_from_file_at_scale(d->path, THUMB_W * 2, THUMB_H * 2,
-                                                                TRUE, &error);
+    SsaImage *img = ssa_image_load_scaled(d->path, THUMB_W * 2, SSA_ANNOTATOR_MAX_PIXELS, NULL, NULL, &error);
     if (big)
         ssa_big_decode_unlock();
-    if (!pb) {
+    if (!img) {
         g_task_return_error(task, error);
         return;
     }
-    g_task_return_pointer(task, gdk_texture_new_for_pixbuf(pb), g_object_unref);
+    g_autoptr(GBytes) bytes = g_bytes_new_with_free_func(img->rgb, (gsize)img->stride * img->height,
+                                                         (GDestroyNotify)ssa_image_free, img);
+    g_task_return_pointer(task, gdk_memory_texture_new(img->width, img->height, GDK_MEMORY_R8G8B8, bytes,
+                                                       img->stride), g_object_unref);
 }
 
 static void

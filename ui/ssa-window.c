@@ -9,7 +9,9 @@
 #include "ssa-window-private.h"
 #include "ssa-application.h"
 #include "ssa-coco.h"
+#include "ss_metrics.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum { PROP_0, PROP_MODE, PROP_COMPARE, PROP_SHOW_CIRCLES, PROP_DRIFT_PANEL, N_PROPS };
@@ -289,13 +291,22 @@ on_box_drag(SsaCanvas *canvas, double x0, double y0, double x1, double y1, gbool
         self->prompt = ssa_prompt_new();
         self->box_dragging = TRUE;
     }
+    const float *b = self->prompt->box;
+    gboolean same = self->prompt->has_box && b[0] == (float)x0 && b[1] == (float)y0 &&
+                    b[2] == (float)x1 && b[3] == (float)y1;
     self->prompt->has_box = TRUE;
     self->prompt->box[0] = (float)x0;
     self->prompt->box[1] = (float)y0;
     self->prompt->box[2] = (float)x1;
     self->prompt->box[3] = (float)y1;
-    if (finished)
+    if (finished) {
         self->box_dragging = FALSE;
+        /* released where the last motion was: that box is already asked for (a second
+         * request would cost another full-size mask while the first is still shown) */
+        if (same && self->prompt->n_points == 0 &&
+            (self->prediction || self->pending_generation || self->predict_pending))
+            return;
+    }
     ssa_window_request_prediction(self);
 }
 
@@ -329,11 +340,24 @@ ssa_window_accept(SsaWindow *self)
     prompt->mode = r->mode;
     prompt->iou_pred = r->iou_pred;
     g_autoptr(GError) error = NULL;
-    SsaObject *obj = ssa_document_add_object(self->document, (guint)self->image_index,
-                                             ssa_category_get_id(cat), r->mask, self->prediction->width,
-                                             self->prediction->height, prompt, &error);
+    int w = self->prediction->width, h = self->prediction->height;
+    char err[256] = "";
+    /* the RLE first, then the prediction goes: its masks (1 byte a pixel each) must not be
+     * alive while adding the object makes the objects layer decode the new mask */
+    char *rle = ss_mask_to_rle_string(r->mask, w, h, err, sizeof err);
+    if (!rle) {
+        g_autofree char *msg = g_strdup_printf("%s: %s", self->image_path, err);
+        ssa_window_show_error(self, msg);
+        return;
+    }
+    g_clear_pointer(&self->prediction, ssa_prediction_unref);
+    show_prediction(self);
+    SsaObject *obj = ssa_document_add_object_rle(self->document, (guint)self->image_index,
+                                                 ssa_category_get_id(cat), rle, w, h, prompt, &error);
+    free(rle);
     if (!obj) {
         ssa_window_show_error(self, error->message);
+        ssa_window_request_prediction(self); /* the prompt is still there: its mask again */
         return;
     }
     self->selected_object = ssa_object_get_id(obj);
@@ -353,7 +377,6 @@ ssa_window_refresh_objects(SsaWindow *self)
     SsaImageEntry *entry = self->document && self->image_index >= 0
         ? ssa_document_get_image(self->document, (guint)self->image_index) : NULL;
     g_autoptr(GArray) objs = g_array_new(FALSE, TRUE, sizeof(SsaCanvasObject));
-    g_autoptr(GPtrArray) masks = g_ptr_array_new_with_free_func(g_free);
     if (entry && self->texture) {
         int tw = ssa_canvas_get_image_width(self->canvas), th = ssa_canvas_get_image_height(self->canvas);
         GListModel *model = ssa_image_entry_get_objects(entry);
@@ -363,15 +386,13 @@ ssa_window_refresh_objects(SsaWindow *self)
             if (!ssa_object_get_visible(obj))
                 continue;
             int w = 0, h = 0;
-            guint8 *mask = ssa_object_decode_mask(obj, &w, &h);
-            if (!mask || w != tw || h != th) {
-                g_free(mask);
+            ssa_object_get_size(obj, &w, &h);
+            if (w != tw || h != th)
                 continue;
-            }
-            g_ptr_array_add(masks, mask);
             SsaCategory *cat = ssa_document_find_category(self->document, ssa_object_get_category_id(obj));
+            /* decoded by the canvas one at a time, not all at once here */
             SsaCanvasObject co = {
-                .mask = mask,
+                .object = obj,
                 .color = cat ? ssa_rgba_to_gdk(ssa_category_get_color(cat)) : (GdkRGBA){ 1, 1, 1, 1 },
                 .selected = ssa_object_get_id(obj) == self->selected_object,
             };

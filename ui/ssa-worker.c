@@ -233,93 +233,48 @@ texture_result_free(TextureResult *r)
     g_free(r);
 }
 
-/* Drops the alpha channel of an 8-bit RGBA pixbuf in place (rows packed to 3 * width bytes,
- * as ssa_image_load does: what is shown is what the encoder sees). */
-static void
-pack_rgb(GdkPixbuf *pb, gsize *stride)
-{
-    int w = gdk_pixbuf_get_width(pb), h = gdk_pixbuf_get_height(pb);
-    int nc = gdk_pixbuf_get_n_channels(pb);
-    gsize rs = (gsize)gdk_pixbuf_get_rowstride(pb);
-    guint8 *px = gdk_pixbuf_get_pixels(pb);
-    *stride = rs;
-    if (nc == 3)
-        return;
-    for (int y = 0; y < h; y++) {
-        const guint8 *s = px + (gsize)y * rs;
-        guint8 *d = px + (gsize)y * w * 3;
-        for (int x = 0; x < w; x++) {
-            d[x * 3] = s[x * nc];
-            d[x * 3 + 1] = s[x * nc + 1];
-            d[x * 3 + 2] = s[x * nc + 2];
-        }
-    }
-    *stride = (gsize)w * 3;
-}
-
 static void
 load_texture_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
     GError *error = NULL;
     const char *path = task_data;
     TextureResult *r = g_new0(TextureResult, 1);
-    int w = 0, h = 0;
     g_autoptr(GBytes) bytes = NULL;
     gsize stride = 0;
     GdkMemoryFormat format = GDK_MEMORY_R8G8B8;
     gboolean big = ssa_big_decode_lock(path);
-    if (ssa_image_file_sane(path) && gdk_pixbuf_get_file_info(path, &w, &h) &&
-        (gint64)w * h <= SSA_IMAGE_MAX_PIXELS &&
-        MAX(w, h) > SSA_DISPLAY_MAX_SIDE) {
-        /* big image: a downscaled copy for the screen (full-size RGB + the renderer's copy of
-         * it would be 7 bytes a pixel); masks and prompts stay in full-size pixels */
-        double s = (double)SSA_DISPLAY_MAX_SIDE / MAX(w, h);
-        GdkPixbuf *pb = gdk_pixbuf_new_from_file_at_scale(path, MAX(1, (int)(w * s + 0.5)),
-                                                          MAX(1, (int)(h * s + 0.5)), FALSE, NULL);
-        if (pb && gdk_pixbuf_get_bits_per_sample(pb) == 8 && gdk_pixbuf_get_n_channels(pb) >= 3) {
-            int tw = gdk_pixbuf_get_width(pb), th = gdk_pixbuf_get_height(pb);
-            pack_rgb(pb, &stride);
-            bytes = g_bytes_new_with_free_func(gdk_pixbuf_get_pixels(pb), stride * (th - 1) + (gsize)tw * 3,
-                                               g_object_unref, g_steal_pointer(&pb));
-            r->texture = gdk_memory_texture_new(tw, th, GDK_MEMORY_R8G8B8, bytes, stride);
-            r->width = w;
-            r->height = h;
-            g_debug("%s: %dx%d shown at %dx%d", path, w, h, tw, th);
-        }
-        g_clear_object(&pb);
-    }
-    if (!r->texture) {
-        SsaImage *img = ssa_image_load(path, 0, &error);
-        if (!img) {
-            if (big)
-                ssa_big_decode_unlock();
-            texture_result_free(r);
-            g_task_return_error(task, error);
-            return;
-        }
-        r->width = img->width;
-        r->height = img->height;
-        if ((gint64)img->width * img->height <= SSA_DISPLAY_NATIVE_PIXELS) {
-            /* the renderer's own format: drawing it is a memcpy, not a conversion */
-            gsize n = (gsize)img->width * img->height;
-            guint32 *px = g_malloc(n * 4);
-            for (gsize i = 0; i < n; i++) {
-                const guint8 *p = img->rgb + i * 3;
-                px[i] = 0xff000000u | (guint32)p[0] << 16 | (guint32)p[1] << 8 | p[2];
-            }
-            ssa_image_free(img);
-            format = GDK_MEMORY_DEFAULT;
-            stride = (gsize)r->width * 4;
-            bytes = g_bytes_new_take(px, n * 4);
-        } else {
-            stride = img->stride;
-            bytes = g_bytes_new_with_free_func(img->rgb, (gsize)img->stride * img->height,
-                                               (GDestroyNotify)ssa_image_free, img);
-        }
-        r->texture = gdk_memory_texture_new(r->width, r->height, format, bytes, stride);
-    }
+    /* big images: a copy downscaled to SSA_DISPLAY_MAX_SIDE, decoded at that scale (full-size
+     * RGB + the renderer's copy of it would be 7 bytes a pixel); masks and prompts stay in
+     * full-size pixels. Same decoder as the encoder's: what is shown is what it sees. */
+    SsaImage *img = ssa_image_load_scaled(path, SSA_DISPLAY_MAX_SIDE, SSA_ANNOTATOR_MAX_PIXELS, &r->width, &r->height, &error);
     if (big)
         ssa_big_decode_unlock();
+    if (!img) {
+        texture_result_free(r);
+        g_task_return_error(task, error);
+        return;
+    }
+    int tw = img->width, th = img->height;
+    if (tw != r->width || th != r->height)
+        g_debug("%s: %dx%d shown at %dx%d", path, r->width, r->height, tw, th);
+    if ((gint64)tw * th <= SSA_DISPLAY_NATIVE_PIXELS) {
+        /* the renderer's own format: drawing it is a memcpy, not a conversion */
+        gsize n = (gsize)tw * th;
+        guint32 *px = g_malloc(n * 4);
+        for (gsize i = 0; i < n; i++) {
+            const guint8 *p = img->rgb + i * 3;
+            px[i] = 0xff000000u | (guint32)p[0] << 16 | (guint32)p[1] << 8 | p[2];
+        }
+        ssa_image_free(img);
+        format = GDK_MEMORY_DEFAULT;
+        stride = (gsize)tw * 4;
+        bytes = g_bytes_new_take(px, n * 4);
+    } else {
+        stride = img->stride;
+        bytes = g_bytes_new_with_free_func(img->rgb, (gsize)img->stride * th,
+                                           (GDestroyNotify)ssa_image_free, img);
+    }
+    r->texture = gdk_memory_texture_new(tw, th, format, bytes, stride);
     ssa_canvas_prepare_texture(r->texture, bytes, format, stride);
     g_task_return_pointer(task, r, (GDestroyNotify)texture_result_free);
 }
@@ -512,8 +467,11 @@ encode_in_thread(SsaWorker *self, EncodeJob *job, GError **error)
             g_debug("%s: %s (re-encoding)", cache, err);
     }
     if (!from_cache) {
+        /* big images are encoded from the same downscaled copy the screen shows: the
+         * encoder's input is 1024 px, and a full-size RGB would be 3 bytes a pixel */
+        int w = 0, h = 0;
         gboolean big = ssa_big_decode_lock(job->path);
-        img = ssa_image_load(job->path, 0, error);
+        img = ssa_image_load_scaled(job->path, SSA_DISPLAY_MAX_SIDE, SSA_ANNOTATOR_MAX_PIXELS, &w, &h, error);
         if (big)
             ssa_big_decode_unlock();
         if (!img)
@@ -522,7 +480,9 @@ encode_in_thread(SsaWorker *self, EncodeJob *job, GError **error)
         post_progress(self, job, 0.0);
         ss_state_set_abort(ctx->state, encode_abort_cb, job);
         gint64 t0 = g_get_monotonic_time();
-        int rc = ss_encode(ctx->state, img->rgb, img->width, img->height, img->stride, err, sizeof err);
+        int rc = ss_encode_scaled(ctx->state, img->rgb, img->width, img->height, img->stride, w, h, err,
+                                  sizeof err);
+        g_clear_pointer(&img, ssa_image_free);
         ss_state_set_abort(ctx->state, NULL, NULL);
         if (rc == SS_ERR_ABORTED || g_cancellable_is_cancelled(cancellable)) {
             g_set_error(error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "%s: encoding cancelled", job->path);
@@ -726,7 +686,9 @@ decode_pool_func(gpointer data, gpointer user_data)
         r->ms = (g_get_monotonic_time() - t0) / 1000.0;
     }
     ss_state_set_abort(ctx->state, NULL, NULL);
-    if (pred->n_results == job->n_modes)
+    /* stale by now: its masks (1 byte a pixel each) go at once, not after a trip through the
+     * main loop while the next request allocates its own */
+    if (pred->n_results == job->n_modes && !decode_job_stale(job))
         job->pred = pred;
     else
         ssa_prediction_unref(pred);

@@ -75,12 +75,19 @@ const char *ssa_worker_get_model_hash(SsaWorker *self); /* NULL without a model 
  * a side above SSA_DISPLAY_MAX_SIDE come as a downscaled texture; width / height (nullable)
  * get the image's real size. */
 #define SSA_DISPLAY_MAX_SIDE 4096
+/* The biggest image the annotator opens (the CLI takes up to SSA_IMAGE_MAX_PIXELS): above it
+ * the masks (1 byte a pixel each: the shown one, the one being computed, the objects layer's
+ * decode) take the annotator past its 400 MB peak RSS target (DESIGN §7; measured in
+ * docs/RELIABILITY.md §4: 8000x6000 = 48 MP 385-388 MB with one object, 409 MB with two, 10000x10000 464 MB). Bigger ones are
+ * refused with "FILE: image is WxH (N MP), more than the 50 MP supported". */
+#define SSA_ANNOTATOR_MAX_PIXELS G_GINT64_CONSTANT(50000000)
 /* Images up to this size are kept in the renderer's format (4 bytes a pixel, drawn without a
  * conversion); bigger ones as RGB (3 bytes a pixel; only the visible part is converted). */
 #define SSA_DISPLAY_NATIVE_PIXELS G_GINT64_CONSTANT(4200000)
-/* Decoding an image above 16 MP holds its whole RGB for a moment (the loaders decode before
- * they scale): the display, thumbnail and encoder loads of such images take this lock so
- * that only one of those buffers exists at a time. Returns whether it was taken (unlock
+/* Decoding an image above 16 MP may hold its whole RGB for a moment (the loaders other than
+ * the streamed PNG one decode before they scale; libjpeg at 1/2..1/8 at best): the display,
+ * thumbnail and encoder loads of such images take this lock so that only one of those
+ * buffers exists at a time. Returns whether it was taken (unlock
  * with ssa_big_decode_unlock only then). */
 gboolean ssa_big_decode_lock(const char *path);
 void ssa_big_decode_unlock(void);

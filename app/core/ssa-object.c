@@ -185,36 +185,49 @@ bad_points:
 
 #define TILE 64
 
-/* dst (w rows of h) = transpose of src (h rows of w) */
-static void
-transpose (const guint8 *src, guint8 *dst, int w, int h)
-{
-  for (int y0 = 0; y0 < h; y0 += TILE)
-    for (int x0 = 0; x0 < w; x0 += TILE)
-      {
-        int y1 = MIN (y0 + TILE, h), x1 = MIN (x0 + TILE, w);
-        for (int y = y0; y < y1; y++)
-          for (int x = x0; x < x1; x++)
-            dst[(gsize) x * h + y] = src[(gsize) y * w + x];
-      }
-}
-
-/* row-major 0/1 mask of validated runs (they sum to w * h) */
+/* Row-major 0/1 mask of validated runs (column-major, as COCO; they sum to w * h) into a
+ * zeroed `mask`. The runs are expanded TILE columns at a time into a small column-major band
+ * that is transposed into the mask (no full-size temporary: a 100 MP mask is 100 MB), and
+ * only the 1s are written, so pages of a fresh zeroed buffer that hold no object stay
+ * untouched. */
 static void
 runs_to_mask (const ss_rle *rle, guint8 *mask)
 {
-  gsize n = (gsize) rle->width * rle->height, pos = 0;
-  g_autofree guint8 *col = g_malloc (n);
+  int w = rle->width, h = rle->height;
+  g_autofree guint8 *col = g_malloc ((gsize) TILE * h);
+  gsize i = 0, left = rle->n_counts ? rle->counts[0] : 0; /* run i has `left` pixels to go */
 
-  for (gsize i = 0; i < rle->n_counts && pos < n; i++)
+  for (int x0 = 0; x0 < w; x0 += TILE)
     {
-      gsize c = MIN ((gsize) rle->counts[i], n - pos);
-      memset (col + pos, (int) (i & 1), c);
-      pos += c;
+      int nx = MIN (TILE, w - x0);
+      gsize len = (gsize) nx * h, pos = 0;
+      gboolean any = FALSE;
+      while (pos < len && i < rle->n_counts)
+        {
+          if (left == 0)
+            {
+              if (++i < rle->n_counts)
+                left = rle->counts[i];
+              continue;
+            }
+          gsize c = MIN (left, len - pos);
+          memset (col + pos, (int) (i & 1), c);
+          any |= (i & 1) != 0;
+          pos += c;
+          left -= c;
+        }
+      if (!any)
+        continue;
+      if (pos < len)
+        memset (col + pos, 0, len - pos);
+      for (int y = 0; y < h; y++)
+        {
+          guint8 *row = mask + (gsize) y * w + x0;
+          for (int x = 0; x < nx; x++)
+            if (col[(gsize) x * h + y])
+              row[x] = 1;
+        }
     }
-  if (pos < n)
-    memset (col + pos, 0, n - pos);
-  transpose (col, mask, rle->height, rle->width);
 }
 
 /* --- SsaObjectData ------------------------------------------------------------------------ */
