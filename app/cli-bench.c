@@ -96,6 +96,8 @@ int ssa_cmd_bench(int argc, char **argv)
     }
     double *pre = g_new(double, runs), *enc = g_new(double, runs), *e2e = g_new(double, runs);
     double *dsam = g_new(double, dec_runs), *dstab = g_new(double, dec_runs), *post = g_new(double, dec_runs);
+    double *rsam = g_new(double, dec_runs), *rstab = g_new(double, dec_runs);
+    float *prev = g_new(float, (gsize)SS_LOWRES_SIDE * SS_LOWRES_SIDE);
     double *fsam = g_new(double, runs), *fstab = g_new(double, runs);
     float *emb = g_new(float, (gsize)SS_EMB_DIM * SS_EMB_SIDE * SS_EMB_SIDE);
     int cache_ok = 1; /* every decode used the cache as intended (reused / filled) */
@@ -123,6 +125,11 @@ int ssa_cmd_bench(int argc, char **argv)
         enc[r] = ss_state_timings(st)->encoder_ms;
     }
     int has_plugin = ss_model_has_plugin(model);
+    /* a refinement: two clicks with the box prompt's low-res logits as mask input (the
+     * annotator's and the NoC loop's 2nd+ click on an object; no per-image cache then) */
+    if (ss_predict(st, &prompts[0], &pp, &res, err, sizeof err) != SS_OK) goto fail;
+    memcpy(prev, res.low_res, sizeof(float) * SS_LOWRES_SIDE * SS_LOWRES_SIDE);
+    const ss_prompt refine = {.points = pts, .n_points = 2, .mask_input = prev};
     /* what a user sees on the 2nd+ click on an image: the decoder cache is filled (warm-up) */
     for (int r = 0; r < dec_runs; r++) {
         pp.mode = SS_MODE_SAM;
@@ -135,6 +142,11 @@ int ssa_cmd_bench(int argc, char **argv)
             if (ss_predict(st, &prompts[r % 3], &pp, &res, err, sizeof err) != SS_OK) goto fail;
             dstab[r] = res.timings.decoder_ms;
             cache_ok &= res.timings.decoder_cache == SS_CACHE_HIT || r == 0;
+        }
+        for (int m = 0; m < (has_plugin ? 2 : 1); m++) {
+            pp.mode = m ? SS_MODE_STABLE : SS_MODE_SAM;
+            if (ss_predict(st, &refine, &pp, &res, err, sizeof err) != SS_OK) goto fail;
+            (m ? rstab : rsam)[r] = res.timings.decoder_ms;
         }
     }
     /* the first click on an image: the decode fills the cache (same embedding set again, which
@@ -155,6 +167,7 @@ int ssa_cmd_bench(int argc, char **argv)
     double m_pre = median(pre, runs), m_enc = median(enc, runs), m_e2e = median(e2e, runs);
     double m_dsam = median(dsam, dec_runs), m_post = median(post, dec_runs);
     double m_dstab = has_plugin ? median(dstab, dec_runs) : 0.0;
+    double m_rsam = median(rsam, dec_runs), m_rstab = has_plugin ? median(rstab, dec_runs) : 0.0;
     double m_fsam = median(fsam, runs), m_fstab = has_plugin ? median(fstab, runs) : 0.0;
     if (json) {
         json_object *o = json_object_new_object();
@@ -171,9 +184,11 @@ int ssa_cmd_bench(int argc, char **argv)
         /* decoder_ms / decoder_stable_ms: 2nd+ prompt on an image (cached); *_first_ms: the first */
         json_object_object_add(o, "decoder_ms", json_object_new_double(m_dsam));
         json_object_object_add(o, "decoder_first_ms", json_object_new_double(m_fsam));
+        json_object_object_add(o, "decoder_refine_ms", json_object_new_double(m_rsam));
         if (has_plugin) {
             json_object_object_add(o, "decoder_stable_ms", json_object_new_double(m_dstab));
             json_object_object_add(o, "decoder_stable_first_ms", json_object_new_double(m_fstab));
+            json_object_object_add(o, "decoder_stable_refine_ms", json_object_new_double(m_rstab));
             json_object_object_add(o, "stable_over_sam", json_object_new_double(m_dstab / m_dsam));
         }
         json_object_object_add(o, "decoder_cache_ok", json_object_new_boolean(cache_ok));
@@ -194,6 +209,9 @@ int ssa_cmd_bench(int argc, char **argv)
         if (has_plugin)
             printf("decoder Stable %6.2f ms (median, %.2fx SAM, cached; first prompt %.2f ms)\n", m_dstab,
                    m_dstab / m_dsam, m_fstab);
+        printf("refinement   %8.2f ms SAM (median: 2 clicks + the previous logits as mask input)\n", m_rsam);
+        if (has_plugin)
+            printf("refinement   %8.2f ms Stable (%.2fx SAM)\n", m_rstab, m_rstab / m_rsam);
         printf("postprocess  %8.2f ms (median)\n", m_post);
         printf("end-to-end   %8.1f ms (median: preprocess + encode + decode + postprocess)\n", m_e2e);
         printf("peak RSS     %8.1f MB\n", ru.ru_maxrss / 1024.0);
@@ -208,6 +226,9 @@ done:
     g_free(enc);
     g_free(e2e);
     g_free(dsam);
+    g_free(rsam);
+    g_free(rstab);
+    g_free(prev);
     g_free(dstab);
     g_free(post);
     g_free(fsam);
