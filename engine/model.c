@@ -132,14 +132,13 @@ ss_state *ss_state_new(const ss_model *model, char *err, size_t errlen)
     ss_state *s = calloc(1, sizeof *s);
     if (!s) goto nomem;
     s->model = model;
-    /* The 12 MB input buffer is allocated on the first encode: states that only decode
-     * cached embeddings (eval, the GUI's cache hits) never need it. */
+    /* The encoder's buffers (12 MB input, 37 MB scratch) are allocated on the first encode and
+     * the decoder's (34 MB scratch, 15 MB cache) on the first prediction: states that only
+     * decode cached embeddings (eval, the GUI's cache hits) or only encode (the GUI's encoder
+     * thread) never hold the other half. */
     s->embedding = malloc(sizeof(float) * SS_EMB_DIM * SS_EMB_SIDE * SS_EMB_SIDE);
     s->low_res_all = malloc(sizeof(float) * SS_N_TOKENS * SS_LOWRES_SIDE * SS_LOWRES_SIDE);
-    size_t dn = ss_decoder_scratch_floats();
-    s->dec_scratch = malloc(sizeof(float) * (dn ? dn : 1));
-    s->dec_cache.buf = malloc(sizeof(float) * ss_decoder_cache_floats());
-    if (!s->embedding || !s->low_res_all || !s->dec_scratch || !s->dec_cache.buf) goto nomem;
+    if (!s->embedding || !s->low_res_all) goto nomem;
     ss_decoder_cache_reset(&s->dec_cache);
     return s;
 nomem:
@@ -158,6 +157,15 @@ void ss_state_free(ss_state *s)
     free(s->low_res_all);
     free(s->dec_cache.buf);
     free(s);
+}
+
+void ss_state_release_encoder(ss_state *s)
+{
+    if (!s) return;
+    free(s->input);
+    free(s->enc_scratch);
+    s->input = NULL;
+    s->enc_scratch = NULL;
 }
 
 void ss_state_set_abort(ss_state *s, ss_abort_cb cb, void *ud)
@@ -397,6 +405,16 @@ int ss_predict(ss_state *s, const ss_prompt *prompt_in, const ss_predict_params 
         set_err(err, errlen, "predict: empty prompt (no box and no points)");
         return SS_ERR_INPUT;
     }
+    if (!s->dec_scratch) {
+        size_t dn = ss_decoder_scratch_floats();
+        s->dec_scratch = malloc(sizeof(float) * (dn ? dn : 1));
+        if (!s->dec_scratch) {
+            set_err(err, errlen, "predict: out of memory (decoder scratch)");
+            return SS_ERR_NOMEM;
+        }
+    }
+    if (!s->dec_cache.buf) /* without it every prediction computes everything */
+        s->dec_cache.buf = malloc(sizeof(float) * ss_decoder_cache_floats());
     /* Validated copy: finite coordinates, labels 0/1, clamped to the image, box ordered. */
     const float W = (float)s->width, H = (float)s->height;
     ss_point pts_local[64];

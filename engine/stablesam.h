@@ -90,6 +90,10 @@ enum {
 ss_state *ss_state_new(const ss_model *model, char *err, size_t errlen);
 void ss_state_free(ss_state *state);
 void ss_state_set_abort(ss_state *state, ss_abort_cb cb, void *user_data);
+/* Frees the encoder's buffers (input and scratch, ~49 MB; the embedding stays): for a state
+ * that encodes rarely, e.g. an interactive program between images. The next encode allocates
+ * them again. */
+void ss_state_release_encoder(ss_state *state);
 
 /* Encodes an 8-bit RGB image (rows of `stride` bytes, 3 bytes per pixel). Slow (the image
  * encoder), cancellable through the abort callback. */

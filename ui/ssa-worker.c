@@ -484,6 +484,8 @@ encode_in_thread(SsaWorker *self, EncodeJob *job, GError **error)
                                   sizeof err);
         g_clear_pointer(&img, ssa_image_free);
         ss_state_set_abort(ctx->state, NULL, NULL);
+        /* the encoder's 49 MB are not held between images (peak RSS, DESIGN §7) */
+        ss_state_release_encoder(ctx->state);
         if (rc == SS_ERR_ABORTED || g_cancellable_is_cancelled(cancellable)) {
             g_set_error(error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "%s: encoding cancelled", job->path);
             return NULL;

@@ -250,7 +250,7 @@ int main(int argc, char **argv)
         return 1;
     }
     const char *plugin_path = argc > 1 ? argv[1] : NULL;
-    tap_plan(24 + (plugin_path ? 10 : 0));
+    tap_plan(25 + (plugin_path ? 10 : 0));
     char err[512];
     ss_model_params mp = ss_model_default_params();
     mp.n_threads = 2;
@@ -286,6 +286,25 @@ int main(int argc, char **argv)
     double disc = M_PI * (H * 0.2) * (H * 0.2);
     tap_ok(area > 0.7 * disc && inside > 0.9 * area, "the click on the red disc segments the disc (area %zu, disc %.0f)",
            area, disc);
+
+    /* the encoder's buffers released: predictions go on, the next encode allocates again and
+     * gives the same embedding */
+    {
+        float iou0 = r.iou_pred;
+        size_t n_emb = (size_t)SS_EMB_DIM * SS_EMB_SIDE * SS_EMB_SIDE;
+        float *e0 = malloc(sizeof(float) * n_emb);
+        memcpy(e0, ss_state_embedding(s), sizeof(float) * n_emb);
+        ss_state_release_encoder(s);
+        int rc1 = ss_predict(s, &p1, &pp, &r, err, sizeof err);
+        int same_pred = rc1 == SS_OK && r.iou_pred == iou0;
+        ss_state_release_encoder(s);
+        ss_state_release_encoder(s); /* twice: harmless */
+        int rc2 = ss_encode(s, img, W, H, W * 3, err, sizeof err);
+        int same_emb = rc2 == SS_OK && memcmp(e0, ss_state_embedding(s), sizeof(float) * n_emb) == 0;
+        free(e0);
+        tap_ok(same_pred && same_emb, "ss_state_release_encoder: predict after it (%s), re-encode gives the same embedding (%s)",
+               same_pred ? "same" : "differs", same_emb ? "bit-equal" : "differs");
+    }
 
     ss_point nanp = {NAN, 3, 1};
     ss_prompt pn = {.points = &nanp, .n_points = 1};
