@@ -812,6 +812,7 @@ int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode
         }
         layernorm_rows(queries, T, &bk->norm2);
 
+        if (aborted(abort_cb, abort_ud)) return SS_ERR_ABORTED;
         /* (3) MLP on the tokens (ReLU), residual */
         for (int r0 = 0; r0 < T; r0 += MLP_CHUNK) {
             int rows = T - r0 < MLP_CHUNK ? T - r0 : MLP_CHUNK;
@@ -838,6 +839,7 @@ int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode
     attention(&d->final_attn, tmp, 5, kp, keys, NPOS, queries, 1, &as, NULL);
     layernorm_rows(queries, 5, &d->norm_final);
 
+    if (aborted(abort_cb, abort_ud)) return SS_ERR_ABORTED;
     /* IoU head on token 0, hypernetwork MLPs on mask tokens 1..4 → hyper (4, 32) */
     float *h_a = as.S, *h_b = as.S + C, *hyper = as.S + 2 * C; /* (256), (256), (4, 32) */
     for (int i = 0; i < 3; i++) {

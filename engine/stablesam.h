@@ -40,7 +40,8 @@ enum {
 };
 
 /* Returns nonzero to ask the running ss_encode / ss_predict to stop (checked between blocks;
- * ss_predict: also between the two upscaling stages and before the full-size mask). */
+ * ss_predict: also inside each decoder block, after the final attention, between the two
+ * upscaling stages and before the full-size mask). */
 typedef int (*ss_abort_cb)(void *user_data);
 
 typedef struct {
