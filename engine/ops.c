@@ -46,6 +46,21 @@ double ss_now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
+/* Inside an OpenMP parallel region: this thread's share [lo, hi) of n items taken in whole
+ * units (16 rows, a micro-kernel's rows, ...), the units split evenly over the threads. */
+static void thread_share(int n, int unit, int *lo, int *hi)
+{
+#ifdef _OPENMP
+    const int t = omp_get_thread_num(), T = omp_get_num_threads();
+#else
+    const int t = 0, T = 1;
+#endif
+    const int units = (n + unit - 1) / unit;
+    *lo = (int)((long)units * t / T) * unit;
+    *hi = (int)((long)units * (t + 1) / T) * unit;
+    if (*hi > n) *hi = n;
+}
+
 /* Few rows and long ones (the decoder's token MLP, 2048 → 256): BLAS would pack all of W for a
  * handful of rows. Here each weight row is read once and dotted with the n rows of x, which
  * stay in L1; 4 outputs at a time share each load of x. Output columns split across threads when there is work enough. */
@@ -103,16 +118,10 @@ void ss_gemm_nt(const float *x, int ldx, int n, int in, const float *W, int out,
                     y, ldy);
         return;
     }
-    const int blocks = (n + 15) / 16;
 #pragma omp parallel num_threads(nt)
     {
-#ifdef _OPENMP
-        const int t = omp_get_thread_num(), T = omp_get_num_threads();
-#else
-        const int t = 0, T = 1;
-#endif
-        int r0 = (int)((long)blocks * t / T) * 16, r1 = (int)((long)blocks * (t + 1) / T) * 16;
-        if (r1 > n) r1 = n;
+        int r0, r1;
+        thread_share(n, 16, &r0, &r1);
         if (r1 > r0)
             ss_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, out, in, 1.0f,
                         x + (size_t)r0 * ldx, ldx, W, in, beta, y + (size_t)r0 * ldy, ldy);
@@ -132,13 +141,8 @@ void ss_gemm_cols(int trans_b, const float *a, int lda, int m, int k, const floa
     }
 #pragma omp parallel num_threads(nt)
     {
-#ifdef _OPENMP
-        const int t = omp_get_thread_num(), T = omp_get_num_threads();
-#else
-        const int t = 0, T = 1;
-#endif
-        int c0 = (int)((long)blocks * t / T) * 16, c1 = (int)((long)blocks * (t + 1) / T) * 16;
-        if (c1 > n) c1 = n;
+        int c0, c1;
+        thread_share(n, 16, &c0, &c1);
         if (c1 > c0)
             ss_sgemm(CblasRowMajor, CblasNoTrans, tb, m, c1 - c0, k, 1.0f, a, lda,
                      b + (trans_b ? (size_t)c0 * ldb : (size_t)c0), ldb, beta, y + c0, ldy);
@@ -270,13 +274,8 @@ void ss_gemm_packed(const float *x, int ldx, int n, const ss_packed_w *W, const 
         (void)nt; /* unused without OpenMP */
 #pragma omp parallel num_threads(nt) if (nt > 1)
         {
-#ifdef _OPENMP
-            const int t = omp_get_thread_num(), T = omp_get_num_threads();
-#else
-            const int t = 0, T = 1;
-#endif
-            int r0 = (int)((long)blocks * t / T) * MR, r1 = (int)((long)blocks * (t + 1) / T) * MR;
-            if (r1 > n) r1 = n;
+            int r0, r1;
+            thread_share(n, MR, &r0, &r1);
             if (r1 > r0) gemm_packed_rows(x, ldx, r0, r1, W, b, y, ldy, flags);
         }
         return;
