@@ -57,9 +57,7 @@ struct ss_decoder_w {
     block_t blk[2];
     attn_t final_attn;
     norm_t norm_final;
-    const float *up0_b;         /* ConvTranspose (256, 64, 2, 2) bias (64) */
     norm_t up1;                 /* LayerNorm2d (64) */
-    const float *up3_b;         /* ConvTranspose (64, 32, 2, 2) bias (32) */
     /* both ConvTransposes (2x2, stride 2) as linear layers over the input channels, output
      * row k*OUT + o with k = dy*2 + dx (owned, (4*OUT, IN)), packed for ss_gemm_packed, and
      * their biases tiled over k (owned, (4*OUT)) */
@@ -250,10 +248,10 @@ ss_decoder_w *ss_decoder_bind(ss_weights *w, char *err, size_t errlen)
     bind_attn(&b, &d->final_attn, "mask_decoder.transformer.final_attn_token_to_image", C / 2);
     bind_norm(&b, &d->norm_final, "mask_decoder.transformer.norm_final_attn", C);
     const float *up0_w = get(&b, SS_DIMS(C, UP1, 2, 2), "mask_decoder.output_upscaling.0.weight");
-    d->up0_b = get(&b, SS_DIMS(UP1), "mask_decoder.output_upscaling.0.bias");
+    const float *up0_b = get(&b, SS_DIMS(UP1), "mask_decoder.output_upscaling.0.bias");
     bind_norm(&b, &d->up1, "mask_decoder.output_upscaling.1", UP1);
     const float *up3_w = get(&b, SS_DIMS(UP1, UP2, 2, 2), "mask_decoder.output_upscaling.3.weight");
-    d->up3_b = get(&b, SS_DIMS(UP2), "mask_decoder.output_upscaling.3.bias");
+    const float *up3_b = get(&b, SS_DIMS(UP2), "mask_decoder.output_upscaling.3.bias");
     for (int t = 0; t < SS_N_TOKENS; t++)
         for (int l = 0; l < 3; l++) {
             snprintf(name, sizeof name, "mask_decoder.output_hypernetworks_mlps.%d.layers.%d", t, l);
@@ -283,12 +281,12 @@ ss_decoder_w *ss_decoder_bind(ss_weights *w, char *err, size_t errlen)
     /* checkpoint layout (IN, OUT, 2, 2): W[c, o, k] */
     for (int k = 0; k < 4; k++) {
         for (int o = 0; o < UP1; o++) {
-            d->up0_bt[k * UP1 + o] = d->up0_b[o];
+            d->up0_bt[k * UP1 + o] = up0_b[o];
             for (int c = 0; c < C; c++)
                 d->up0_wt[(size_t)(k * UP1 + o) * C + c] = up0_w[((size_t)c * UP1 + o) * 4 + k];
         }
         for (int o = 0; o < UP2; o++) {
-            d->up3_bt[k * UP2 + o] = d->up3_b[o];
+            d->up3_bt[k * UP2 + o] = up3_b[o];
             for (int c = 0; c < UP1; c++)
                 d->up3_wt[(size_t)(k * UP2 + o) * UP1 + c] = up3_w[((size_t)c * UP2 + o) * 4 + k];
         }
