@@ -413,46 +413,74 @@ static void fold_heads(const float *X, int n, int D, float scale, const lin_t *W
         }
 }
 
+/* The scores of few queries against many keys are kept position-major, ST (nk, Rp) with Rp the
+ * query rows padded to 16: one packed GEMM over the keys (the query side, small, packed per
+ * call), a column softmax, and aᵀ·b for the values. The softmax normalisation 1/Σ is applied to
+ * the few output rows instead of the nk·R probabilities. */
+
 /* few queries: q_in (nq, C), k_in / v_in (nk, C) → out (nq, C) (+)= attention; trace_w (nk)
- * (optional): head-averaged softmax row of query 1 */
+ * (optional): head-averaged softmax row of query 1. The key bias adds Q_h·b_k,h, the same to
+ * every score of a row, which the softmax cancels: it is left out. */
 static void attention_few_queries(const attn_t *a, const float *q_in, int nq, const float *k_in,
                                   const float *v_in, int nk, float *out, int residual,
                                   const attn_scratch *s, float *trace_w)
 {
     const int D = a->dim, dh = D / HEADS, R = HEADS * nq;
     const float scale = 1.0f / sqrtf((float)dh);
-    float *Q = s->Q, *Qk = s->K, *cb = s->K + (size_t)R * C, *PX = s->V, *O = s->O, *S = s->S;
+    float *Q = s->Q, *Qk = s->K, *cb = s->K + (size_t)R * C, *pk = s->K + 65536;
+    float *PX = s->V, *O = s->O, *ST = s->S;
+    float inv[HEADS * T_MAX];
     ss_linear(q_in, nq, C, a->q.w, a->q.b, D, Q);
     fold_heads(Q, nq, D, scale, &a->k, Qk, cb);
-    ss_gemm_nt(Qk, C, R, C, k_in, nk, S, nk, 0.0f);
-    for (int r = 0; r < R; r++) {
-        float *row = S + (size_t)r * nk;
-        for (int j = 0; j < nk; j++) row[j] += cb[r];
+    ss_packed_w pw;
+    ss_pack_w_buf(&pw, Qk, C, R, C, pk);
+    const int Rp = pw.out;
+    ss_gemm_packed(k_in, C, nk, &pw, NULL, ST, Rp, 0);
+    ss_softmax_cols_exp(ST, nk, Rp, Rp, 1.0f, inv, 1);
+    if (trace_w) {
+        memset(trace_w, 0, sizeof(float) * nk);
+        if (nq > 1)
+            for (int j = 0; j < nk; j++)
+                for (int h = 0; h < HEADS; h++)
+                    trace_w[j] += ST[(size_t)j * Rp + h * nq + 1] * inv[h * nq + 1] * (1.0f / HEADS);
     }
-    softmax_rows_fast(S, R, nk);
-    if (trace_w) memset(trace_w, 0, sizeof(float) * nk);
-    if (trace_w && nq > 1) {
-        for (int h = 0; h < HEADS; h++) {
-            const float *row = S + (size_t)(h * nq + 1) * nk;
-            for (int j = 0; j < nk; j++) trace_w[j] += row[j] * (1.0f / HEADS);
-        }
-    }
-    ss_gemm_cols(0, S, nk, R, nk, v_in, C, C, PX, C, 0.0f);
+    ss_gemm_tn_few(ST, Rp, R, nk, v_in, C, C, PX, C, 1);
     for (int h = 0; h < HEADS; h++)
         for (int t = 0; t < nq; t++) {
             const float *px = PX + (size_t)(h * nq + t) * C;
+            const float iv = inv[h * nq + t];
             for (int j = 0; j < dh; j++) {
                 const float *wv = a->v.w + (size_t)(h * dh + j) * C;
-                float acc = a->v.b[h * dh + j];
-                for (int c = 0; c < C; c++) acc += px[c] * wv[c];
-                O[(size_t)t * D + h * dh + j] = acc;
+                O[(size_t)t * D + h * dh + j] = a->v.b[h * dh + j] + iv * ss_dot(px, wv, C);
             }
         }
     linear_acc(O, nq, D, &a->o, C, out, residual);
 }
 
+/* Projected few queries: Q (nq, D), K / V (nk, D) already projected → O (nq, D), the heads'
+ * softmax(Q_h·K_hᵀ/√dh)·V_h side by side (before out_proj). nq <= 32; the heads run in
+ * parallel, each in its own (nk, 32) part of S and 512 floats of pk. */
+static void attention_proj_few_queries(const float *Q, int nq, const float *K, const float *V, int nk, int D,
+                                       float *O, float *S, float *pk)
+{
+    const int dh = D / HEADS, qp = (nq + 15) / 16 * 16;
+    const float scale = 1.0f / sqrtf((float)dh);
+#pragma omp parallel for schedule(static) num_threads(ss_get_threads())
+    for (int h = 0; h < HEADS; h++) {
+        float *Sh = S + (size_t)h * nk * 32, *ph = pk + (size_t)h * 512, inv[32];
+        ss_packed_w pw;
+        ss_pack_w_buf(&pw, Q + h * dh, D, nq, dh, ph);
+        ss_gemm_packed_seq(K + h * dh, D, nk, &pw, NULL, Sh, qp, 0);
+        ss_softmax_cols_exp(Sh, nk, qp, qp, scale, inv, 0);
+        ss_gemm_tn_few(Sh, qp, nq, nk, V + h * dh, D, dh, O + h * dh, D, 0);
+        for (int t = 0; t < nq; t++)
+            for (int j = 0; j < dh; j++) O[(size_t)t * D + h * dh + j] *= inv[t];
+    }
+}
+
 /* few keys: queries = q_in (nq, C) projected, or Qp (nq, D) already projected; k_in / v_in
- * (nk, C) → out (nq, C) (+)= attention */
+ * (nk, C) → out (nq, C) (+)= attention. P (nq, Rp) = the scores, one packed GEMM against the
+ * folded (q_in) or block-diagonal (Qp) keys; out = P·(V_h·W_o,hᵀ) + b_o, one packed GEMM. */
 static void attention_few_keys(const attn_t *a, const float *q_in, const float *Qp, int nq,
                                const float *k_in, const float *v_in, int nk, float *out, int residual,
                                const attn_scratch *s)
@@ -460,36 +488,33 @@ static void attention_few_keys(const attn_t *a, const float *q_in, const float *
     const int D = a->dim, dh = D / HEADS, R = HEADS * nk;
     const float scale = 1.0f / sqrtf((float)dh);
     float *K = s->K, *V = s->V, *Kq = s->K + (size_t)nk * D, *kb = Kq + (size_t)R * C;
-    float *VWt = s->V + (size_t)nk * D, *P = s->O; /* VWt (C, R); P (nq, R) */
+    float *kpk = kb + 128, *VWt = s->V + (size_t)nk * D, *vpk = VWt + (size_t)C * R, *P = s->O;
     ss_linear(k_in, nk, C, a->k.w, a->k.b, D, K);
     ss_linear(v_in, nk, C, a->v.w, a->v.b, D, V);
+    ss_packed_w pw;
     if (Qp) {
-#pragma omp parallel for schedule(static) num_threads(ss_get_threads()) if (nq >= 256)
-        for (int i = 0; i < nq; i++) {
-            const float *q = Qp + (size_t)i * D;
-            float *pr = P + (size_t)i * R;
-            for (int h = 0; h < HEADS; h++)
-                for (int t = 0; t < nk; t++) {
-                    const float *k = K + (size_t)t * D + h * dh;
-                    float d = 0.0f;
-                    for (int j = 0; j < dh; j++) d += q[h * dh + j] * k[j];
-                    pr[h * nk + t] = d * scale;
-                }
-        }
+        /* block-diagonal keys: row h·nk + t = scale·K[t, head h] in head h's columns */
+        float *Kb = Kq;
+        memset(Kb, 0, sizeof(float) * (size_t)R * D);
+        for (int h = 0; h < HEADS; h++)
+            for (int t = 0; t < nk; t++)
+                for (int j = 0; j < dh; j++)
+                    Kb[(size_t)(h * nk + t) * D + h * dh + j] = scale * K[(size_t)t * D + h * dh + j];
+        ss_pack_w_buf(&pw, Kb, D, R, D, kpk);
+        ss_gemm_packed(Qp, D, nq, &pw, NULL, P, pw.out, 0);
     } else {
         fold_heads(K, nk, D, scale, &a->q, Kq, kb);
-        ss_gemm_nt(q_in, C, nq, C, Kq, R, P, R, 0.0f);
+        ss_pack_w_buf(&pw, Kq, C, R, C, kpk);
+        for (int r = R; r < pw.out; r++) kb[r] = 0.0f;
+        ss_gemm_packed(q_in, C, nq, &pw, kb, P, pw.out, 0);
     }
-    /* softmax over the nk keys of each (query, head); the bias b_q,h·K_h is added first. The
-     * exponentials run over the whole row of R = HEADS·nk scores (vectorises; nk is small). */
+    const int Rp = pw.out;
+    /* softmax over the nk keys of each (query, head). The exponentials run over the whole row of
+     * R = HEADS·nk scores (vectorises; nk is small). */
 #pragma omp parallel for schedule(static) num_threads(ss_get_threads()) if (nq >= 256)
     for (int i = 0; i < nq; i++) {
-        float *restrict pr = P + (size_t)i * R;
+        float *restrict pr = P + (size_t)i * Rp;
         float mx[HEADS], inv[HEADS];
-        if (!Qp) {
-#pragma omp simd
-            for (int r = 0; r < R; r++) pr[r] += kb[r];
-        }
         for (int h = 0; h < HEADS; h++) {
             const float *x = pr + h * nk;
             float m = x[0];
@@ -520,13 +545,9 @@ static void attention_few_keys(const attn_t *a, const float *q_in, const float *
                 row[h * nk + t] = acc;
             }
     }
-    ss_gemm_nt(P, R, nq, R, VWt, C, out, C, residual ? 1.0f : 0.0f);
-    const float *bo = a->o.b;
-#pragma omp parallel for schedule(static) num_threads(ss_get_threads()) if (nq >= 256)
-    for (int i = 0; i < nq; i++) {
-        float *o = out + (size_t)i * C;
-        for (int c = 0; c < C; c++) o[c] += bo[c];
-    }
+    ss_packed_w pv;
+    ss_pack_w_buf(&pv, VWt, R, C, R, vpk);
+    ss_gemm_packed(P, Rp, nq, &pv, a->o.b, out, C, residual ? SS_GEMM_ACC : 0);
 }
 
 static void attention_pre(const attn_t *a, const float *q_in, int nq, const float *k_in, const float *v_in,
@@ -547,6 +568,13 @@ static void attention_pre(const attn_t *a, const float *q_in, int nq, const floa
     if (!Kp) ss_linear(k_in, nk, C, a->k.w, a->k.b, D, s->K);
     if (!Vp) ss_linear(v_in, nk, C, a->v.w, a->v.b, D, s->V);
     const float scale = 1.0f / sqrtf((float)dh);
+    if (!trace_w && nq <= 32 && nk >= 256 && (size_t)HEADS * nk * 32 <= S_FLOATS) {
+        /* few queries, projected: per-head position-major scores; Q·Kᵀ per head costs nk·16·nq
+         * and the 512 floats per head of packed queries sit past the projected Q */
+        attention_proj_few_queries(Q, nq, K, V, nk, D, s->O, s->S, s->Q + (size_t)T_MAX * D);
+        linear_acc(s->O, nq, D, &a->o, C, out, residual);
+        return;
+    }
     int chunk = (int)(S_FLOATS / (size_t)nk);
     if (chunk > nq) chunk = nq;
     if (trace_w) memset(trace_w, 0, sizeof(float) * nk);
@@ -651,6 +679,17 @@ int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode
                        float *low_res_all, float iou_all[4], float alpha[2][2], ss_trace *trace,
                        float *scratch, ss_decoder_cache *cache, ss_abort_cb abort_cb, void *abort_ud)
 {
+    return ss_decoder_forward_token(d, plugin, mode, emb, img_w, img_h, prompt, SS_DEC_ALL_TOKENS, low_res_all,
+                                    iou_all, alpha, trace, scratch, cache, abort_cb, abort_ud, NULL);
+}
+
+int ss_decoder_forward_token(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode mode,
+                             const float *emb, int img_w, int img_h, const ss_prompt *prompt, int token,
+                             float *low_res_all, float iou_all[4], float alpha[2][2], ss_trace *trace,
+                             float *scratch, ss_decoder_cache *cache, ss_abort_cb abort_cb, void *abort_ud,
+                             int *token_out)
+{
+    if (token < SS_DEC_BEST_OF_1_3 || token >= SS_N_TOKENS) return SS_ERR_INPUT;
     if (!d || !emb || !prompt || !low_res_all || !iou_all || !scratch) return SS_ERR_INPUT;
     if (mode == SS_MODE_STABLE && !plugin) return SS_ERR_STATE;
     /* the plugin works in the attention projection buffers Q..O */
@@ -796,7 +835,8 @@ int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode
             add_to(tmp, queries, qpe, (size_t)T * C);
             attention_pre(&bk->t2i, tmp, T, NULL, NULL, NPOS, NULL, Kp, Vp, queries, 1, &as, NULL);
         } else {
-            add_to(kp, keys, d->image_pe, (size_t)NPOS * C);
+            /* kp = keys + PE: block 0 here, block 1 from block 0's last LayerNorm */
+            if (l == 0) add_to(kp, keys, d->image_pe, (size_t)NPOS * C);
             const float *kin = kp, *vin = keys;
             if (stable) {
                 ss_plugin_apply(plugin, l, keys, queries + C, d->image_pe, xt, xtp, alpha[l],
@@ -826,14 +866,15 @@ int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode
             attention_pre(&bk->i2t, NULL, NPOS, tmp, queries, T, cache->buf + CC_Q, NULL, NULL, keys, 1, &as, NULL);
         else
             attention(&bk->i2t, kp, NPOS, tmp, queries, T, keys, 1, &as, NULL);
-        ss_layernorm(keys, keys, NPOS, C, bk->norm4.g, bk->norm4.b, 1e-5f);
+        /* kp = keys + PE for block 1 (its image-to-token queries; SAM mode: its token-to-image
+         * keys) and the final attention, made in the LayerNorm's pass */
+        ss_layernorm_add(keys, keys, NPOS, C, bk->norm4.g, bk->norm4.b, 1e-5f, d->image_pe, kp);
         if (aborted(abort_cb, abort_ud)) return SS_ERR_ABORTED;
     }
     /* final token-to-image attention (never touched by the plugin). Only the IoU and mask
      * tokens (rows 0..4) are read after it, and each query row's output depends on that row
      * alone, so the prompt tokens' rows are not computed. */
     add_to(tmp, queries, qpe, (size_t)5 * C);
-    add_to(kp, keys, d->image_pe, (size_t)NPOS * C);
     attention(&d->final_attn, tmp, 5, kp, keys, NPOS, queries, 1, &as, NULL);
     layernorm_rows(queries, 5, &d->norm_final);
 
@@ -855,6 +896,12 @@ int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode
     }
     float hyp[SS_N_TOKENS * UP2];
     memcpy(hyp, hyper, sizeof hyp);
+    if (token == SS_DEC_BEST_OF_1_3) {
+        token = 1;
+        for (int t = 2; t < SS_N_TOKENS; t++)
+            if (iou_all[t] > iou_all[token]) token = t;
+    }
+    if (token_out) *token_out = token;
     if (aborted(abort_cb, abort_ud)) return SS_ERR_ABORTED;
 
     /* output upscaling. ConvTranspose 2x2 s2 256→64 as a linear layer (+ bias):
@@ -874,17 +921,33 @@ int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode
         int y = p / SS_EMB_SIDE, x = p % SS_EMB_SIDE;
         for (int k = 0; k < 4; k++) {
             const float *restrict v = c1 + (size_t)p * UP1 * 4 + k * UP1;
-            float mean = 0.0f, var = 0.0f;
-            for (int o = 0; o < UP1; o++) mean += v[o];
-            mean *= 1.0f / UP1;
-            for (int o = 0; o < UP1; o++) var += (v[o] - mean) * (v[o] - mean);
-            float inv = 1.0f / sqrtf(var * (1.0f / UP1) + 1e-6f);
+            const float mean = ss_sum(v, UP1) * (1.0f / UP1);
+            const float inv = 1.0f / sqrtf(ss_sumsq_dev(v, mean, UP1) * (1.0f / UP1) + 1e-6f);
             float *restrict dst = a2 + ((size_t)(2 * y + k / 2) * 128 + 2 * x + k % 2) * UP1;
 #pragma omp simd
             for (int o = 0; o < UP1; o++) dst[o] = ss_gelu_approx((v[o] - mean) * inv * g1[o] + b1[o]);
         }
     }
     if (aborted(abort_cb, abort_ud)) return SS_ERR_ABORTED;
+    if (token >= 0) {
+        /* one token: ConvTranspose 64→32 + bias + GELU reduced against its hypernetwork vector
+         * as the GEMM makes it, mo[P*4 + k] = mask logit at (2Y + k/2, 2X + k%2) */
+        float hk[4 * UP2];
+        for (int k = 0; k < 4; k++) memcpy(hk + k * UP2, hyp + token * UP2, sizeof(float) * UP2);
+        ss_gemm_packed_dot(a2, UP1, 128 * 128, &d->up3_p, d->up3_bt, hk, mo, SS_GEMM_GELU, c2);
+        float *dst = low_res_all + (size_t)token * SS_LOWRES_SIDE * SS_LOWRES_SIDE;
+        for (int Y = 0; Y < 128; Y++)
+            for (int X = 0; X < 128; X++) {
+                const float *s4 = mo + ((size_t)Y * 128 + X) * 4;
+                float *o = dst + (size_t)(2 * Y) * SS_LOWRES_SIDE + 2 * X;
+                o[0] = s4[0];
+                o[1] = s4[1];
+                o[SS_LOWRES_SIDE] = s4[2];
+                o[SS_LOWRES_SIDE + 1] = s4[3];
+            }
+        if (trace) memcpy(trace->alpha, alpha, sizeof trace->alpha);
+        return SS_OK;
+    }
     /* ConvTranspose 2x2 s2 64→32 + bias + GELU, one fused GEMM: c2[P, k*32 + o] */
     ss_gemm_packed(a2, UP1, 128 * 128, &d->up3_p, d->up3_bt, c2, 4 * UP2, SS_GEMM_GELU);
     /* masks = hyper_in · upscaled: mo (4, 65536) rows in (P, k) order, scattered to (256, 256) */

@@ -47,4 +47,16 @@ int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode
                        const float *emb, int img_w, int img_h, const ss_prompt *prompt,
                        float *low_res_all, float iou_all[4], float alpha[2][2], ss_trace *trace,
                        float *scratch, ss_decoder_cache *cache, ss_abort_cb abort_cb, void *abort_ud);
+/* Same, with the low-res logits of one mask token only (the others' slots of low_res_all are
+ * left as they were): token 0..3, or SS_DEC_BEST_OF_1_3 = the best of tokens 1..3 by predicted
+ * IoU (the multimask pick; ties: the lower token), or SS_DEC_ALL_TOKENS (= ss_decoder_forward).
+ * One token skips the other masks' products and never stores the (65536, 128) upscaled
+ * features: the last ConvTranspose's output is reduced against the token's hypernetwork vector
+ * as it is made. *token_out (optional) receives the token computed (-1 for all). */
+enum { SS_DEC_ALL_TOKENS = -1, SS_DEC_BEST_OF_1_3 = -2 };
+int ss_decoder_forward_token(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode mode,
+                             const float *emb, int img_w, int img_h, const ss_prompt *prompt, int token,
+                             float *low_res_all, float iou_all[4], float alpha[2][2], ss_trace *trace,
+                             float *scratch, ss_decoder_cache *cache, ss_abort_cb abort_cb, void *abort_ud,
+                             int *token_out);
 #endif

@@ -477,9 +477,13 @@ int ss_predict(ss_state *s, const ss_prompt *prompt_in, const ss_predict_params 
     }
     double t0 = ss_now_ms();
     float alpha[2][2] = {{0, 1}, {0, 1}};
-    rc = ss_decoder_forward(s->model->decoder, s->model->plugin, pp->mode, s->embedding, s->width, s->height, &p,
-                            s->low_res_all, r->iou_all, alpha, pp->want_trace ? r->trace : NULL, s->dec_scratch,
-                            pp->no_cache ? NULL : &s->dec_cache, s->abort_cb, s->abort_ud);
+    /* only the returned token's logits unless all four are asked for */
+    const int dec_token = pp->want_all ? SS_DEC_ALL_TOKENS : (pp->multimask ? SS_DEC_BEST_OF_1_3 : 0);
+    int dec_tok_used = -1;
+    rc = ss_decoder_forward_token(s->model->decoder, s->model->plugin, pp->mode, s->embedding, s->width, s->height,
+                                  &p, dec_token, s->low_res_all, r->iou_all, alpha,
+                                  pp->want_trace ? r->trace : NULL, s->dec_scratch,
+                                  pp->no_cache ? NULL : &s->dec_cache, s->abort_cb, s->abort_ud, &dec_tok_used);
     const int cache_use = pp->no_cache ? SS_CACHE_OFF : s->dec_cache.last;
     double t1 = ss_now_ms();
     if (rc == SS_ERR_ABORTED) {
@@ -500,6 +504,11 @@ int ss_predict(ss_state *s, const ss_prompt *prompt_in, const ss_predict_params 
         tok = 1;
         for (int t = 2; t < SS_N_TOKENS; t++)
             if (r->iou_all[t] > r->iou_all[tok]) tok = t;
+    }
+    if (dec_token != SS_DEC_ALL_TOKENS && dec_tok_used != tok) { /* the decoder made another token's logits */
+        set_err(err, errlen, "mask decoder: token %d computed, %d selected", dec_tok_used, tok);
+        rc = SS_ERR_STATE;
+        goto out;
     }
     r->token = tok;
     r->iou_pred = r->iou_all[tok];

@@ -184,45 +184,93 @@ void ss_packed_free(ss_packed_w *pw)
     if (pw) free(pw->p), pw->p = NULL;
 }
 
+/* Packs at run time into buf (no allocation): W (out, in) with row stride ldw; out is padded
+ * with zero rows to a multiple of 16 (pw->out: the padded count), the last panel 16 wide when
+ * out % 32 is 16. buf holds ss_pack_buf_floats(out, in) floats. */
+size_t ss_pack_buf_floats(int out, int in) { return (size_t)((out + 15) / 16 * 16) * in; }
+
+void ss_pack_w_buf(ss_packed_w *pw, const float *W, int ldw, int out, int in, float *buf)
+{
+    const int op = (out + 15) / 16 * 16;
+    pw->out = op, pw->in = in;
+#ifdef __AVX512F__
+    pw->w = NULL, pw->p = buf;
+    const int nob = op / 32;
+    for (int ob = 0; ob < nob; ob++)
+        for (int k = 0; k < in; k++) {
+            float *dst = buf + ((size_t)ob * in + k) * 32;
+            for (int j = 0; j < 32; j++) {
+                const int o = ob * 32 + j;
+                dst[j] = o < out ? W[(size_t)o * ldw + k] : 0.0f;
+            }
+        }
+    if (op % 32)
+        for (int k = 0; k < in; k++) {
+            float *dst = buf + (size_t)nob * in * 32 + (size_t)k * 16;
+            for (int j = 0; j < 16; j++) {
+                const int o = nob * 32 + j;
+                dst[j] = o < out ? W[(size_t)o * ldw + k] : 0.0f;
+            }
+        }
+#else
+    /* no packed kernel: an (op, in) copy with zero rows, used through BLAS */
+    pw->p = NULL;
+    for (int o = 0; o < op; o++)
+        for (int k = 0; k < in; k++) buf[(size_t)o * in + k] = o < out ? W[(size_t)o * ldw + k] : 0.0f;
+    pw->w = buf;
+#endif
+}
+
 #ifdef __AVX512F__
 #define MR 12
-static inline __attribute__((always_inline)) void ukr(const int mr, int kc, const float *x, int ldx,
-                                                       const float *wp, float *y, int ldy, int acc)
+/* nv = 2: a 32-output panel, nv = 1: the 16-wide tail panel */
+static inline __attribute__((always_inline)) void ukr(const int mr, const int nv, int kc, const float *x,
+                                                       int ldx, const float *wp, float *y, int ldy, int acc)
 {
     __m512 c0[MR], c1[MR];
     for (int r = 0; r < mr; r++) {
         if (acc) {
             c0[r] = _mm512_loadu_ps(y + (size_t)r * ldy);
-            c1[r] = _mm512_loadu_ps(y + (size_t)r * ldy + 16);
+            if (nv == 2) c1[r] = _mm512_loadu_ps(y + (size_t)r * ldy + 16);
         } else {
             c0[r] = _mm512_setzero_ps();
-            c1[r] = _mm512_setzero_ps();
+            if (nv == 2) c1[r] = _mm512_setzero_ps();
         }
     }
     for (int k = 0; k < kc; k++) {
-        const __m512 w0 = _mm512_load_ps(wp + (size_t)k * 32);
-        const __m512 w1 = _mm512_load_ps(wp + (size_t)k * 32 + 16);
+        const __m512 w0 = _mm512_loadu_ps(wp + (size_t)k * 16 * nv);
+        const __m512 w1 = nv == 2 ? _mm512_loadu_ps(wp + (size_t)k * 32 + 16) : w0;
         for (int r = 0; r < mr; r++) {
             const __m512 b = _mm512_set1_ps(x[(size_t)r * ldx + k]);
             c0[r] = _mm512_fmadd_ps(b, w0, c0[r]);
-            c1[r] = _mm512_fmadd_ps(b, w1, c1[r]);
+            if (nv == 2) c1[r] = _mm512_fmadd_ps(b, w1, c1[r]);
         }
     }
     for (int r = 0; r < mr; r++) {
         _mm512_storeu_ps(y + (size_t)r * ldy, c0[r]);
-        _mm512_storeu_ps(y + (size_t)r * ldy + 16, c1[r]);
+        if (nv == 2) _mm512_storeu_ps(y + (size_t)r * ldy + 16, c1[r]);
     }
 }
 
-static void ukr_any(int mr, int kc, const float *x, int ldx, const float *wp, float *y, int ldy,
+static void ukr_any(int mr, int nv, int kc, const float *x, int ldx, const float *wp, float *y, int ldy,
                     int acc)
 {
-    switch (mr) {
+    if (nv == 2) {
+        switch (mr) {
 #define CASE(m) \
-    case m: ukr(m, kc, x, ldx, wp, y, ldy, acc); break;
-    CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) CASE(9) CASE(10) CASE(11)
-    CASE(12)
+    case m: ukr(m, 2, kc, x, ldx, wp, y, ldy, acc); break;
+        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) CASE(9) CASE(10) CASE(11)
+        CASE(12)
 #undef CASE
+        }
+    } else {
+        switch (mr) {
+#define CASE(m) \
+    case m: ukr(m, 1, kc, x, ldx, wp, y, ldy, acc); break;
+        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) CASE(9) CASE(10) CASE(11)
+        CASE(12)
+#undef CASE
+        }
     }
 }
 
@@ -230,7 +278,7 @@ static void ukr_any(int mr, int kc, const float *x, int ldx, const float *wp, fl
 static void gemm_packed_rows(const float *x, int ldx, int r0, int r1, const ss_packed_w *W,
                              const float *b, float *y, int ldy, int flags)
 {
-    const int in = W->in, nob = W->out / 32;
+    const int in = W->in, nob = W->out / 32, tail = W->out % 32 != 0;
     int kc = 131072 / W->out; /* one K block of all panels ~ 512 KiB */
     kc = kc < 64 ? 64 : kc;
     if (kc >= in) kc = in;
@@ -240,21 +288,22 @@ static void gemm_packed_rows(const float *x, int ldx, int r0, int r1, const ss_p
         const int last = k0 + kl == in;
         for (int i = r0; i < r1; i += MR) {
             const int mr = i + MR < r1 ? MR : r1 - i;
-            for (int ob = 0; ob < nob; ob++) {
+            for (int ob = 0; ob < nob + tail; ob++) {
+                const int nv = ob < nob ? 2 : 1;
                 float *yt = y + (size_t)i * ldy + ob * 32;
-                ukr_any(mr, kl, x + (size_t)i * ldx + k0, ldx,
-                        W->p + ((size_t)ob * in + k0) * 32, yt, ldy, acc);
+                const float *wp = ob < nob ? W->p + ((size_t)ob * in + k0) * 32
+                                           : W->p + (size_t)nob * in * 32 + (size_t)k0 * 16;
+                ukr_any(mr, nv, kl, x + (size_t)i * ldx + k0, ldx, wp, yt, ldy, acc);
                 if (last && (b || (flags & SS_GEMM_GELU))) {
                     const int gelu = flags & SS_GEMM_GELU;
-                    const __m512 b0 = b ? _mm512_loadu_ps(b + ob * 32) : _mm512_setzero_ps();
-                    const __m512 b1 = b ? _mm512_loadu_ps(b + ob * 32 + 16) : _mm512_setzero_ps();
-                    for (int r = 0; r < mr; r++) {
-                        float *t = yt + (size_t)r * ldy;
-                        __m512 v0 = _mm512_add_ps(_mm512_loadu_ps(t), b0);
-                        __m512 v1 = _mm512_add_ps(_mm512_loadu_ps(t + 16), b1);
-                        if (gelu) v0 = ss_gelu16(v0), v1 = ss_gelu16(v1);
-                        _mm512_storeu_ps(t, v0);
-                        _mm512_storeu_ps(t + 16, v1);
+                    for (int v = 0; v < nv; v++) {
+                        const __m512 bv = b ? _mm512_loadu_ps(b + ob * 32 + v * 16) : _mm512_setzero_ps();
+                        for (int r = 0; r < mr; r++) {
+                            float *t = yt + (size_t)r * ldy + v * 16;
+                            __m512 u = _mm512_add_ps(_mm512_loadu_ps(t), bv);
+                            if (gelu) u = ss_gelu16(u);
+                            _mm512_storeu_ps(t, u);
+                        }
                     }
                 }
             }
@@ -262,6 +311,146 @@ static void gemm_packed_rows(const float *x, int ldx, int r0, int r1, const ss_p
     }
 }
 #endif
+
+/* ---- y (m, n) = aᵀ·b for a (k, m), b (k, n), k long, m small (attention with few queries:
+ * a = the scores stored position-major, b = the values) -------------------------------------- */
+#ifdef __AVX512F__
+static inline __attribute__((always_inline)) void tn_ukr(const int mr, const int nv, int k, const float *a,
+                                                          int lda, const float *b, int ldb, float *y, int ldy,
+                                                          int acc)
+{
+    __m512 c0[MR], c1[MR];
+    for (int r = 0; r < mr; r++) {
+        if (acc) {
+            c0[r] = _mm512_loadu_ps(y + (size_t)r * ldy);
+            c1[r] = nv == 2 ? _mm512_loadu_ps(y + (size_t)r * ldy + 16) : c0[r];
+        } else {
+            c0[r] = c1[r] = _mm512_setzero_ps();
+        }
+    }
+    for (int p = 0; p < k; p++) {
+        const float *bp = b + (size_t)p * ldb, *ap = a + (size_t)p * lda;
+        const __m512 b0 = _mm512_loadu_ps(bp);
+        const __m512 b1 = nv == 2 ? _mm512_loadu_ps(bp + 16) : b0;
+        for (int r = 0; r < mr; r++) {
+            const __m512 s = _mm512_set1_ps(ap[r]);
+            c0[r] = _mm512_fmadd_ps(s, b0, c0[r]);
+            if (nv == 2) c1[r] = _mm512_fmadd_ps(s, b1, c1[r]);
+        }
+    }
+    for (int r = 0; r < mr; r++) {
+        _mm512_storeu_ps(y + (size_t)r * ldy, c0[r]);
+        if (nv == 2) _mm512_storeu_ps(y + (size_t)r * ldy + 16, c1[r]);
+    }
+}
+
+static void tn_ukr_any(int mr, int nv, int k, const float *a, int lda, const float *b, int ldb, float *y,
+                       int ldy, int acc)
+{
+    if (nv == 2) {
+        switch (mr) {
+#define CASE(m) \
+    case m: tn_ukr(m, 2, k, a, lda, b, ldb, y, ldy, acc); break;
+        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) CASE(9) CASE(10) CASE(11)
+        CASE(12)
+#undef CASE
+        }
+    } else {
+        switch (mr) {
+#define CASE(m) \
+    case m: tn_ukr(m, 1, k, a, lda, b, ldb, y, ldy, acc); break;
+        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) CASE(9) CASE(10) CASE(11)
+        CASE(12)
+#undef CASE
+        }
+    }
+}
+#endif
+
+#ifndef TN_KB
+#define TN_KB 64
+#endif
+/* columns [c0, c1) of y (multiples of 16, or c1 = n) */
+static void gemm_tn_part(const float *a, int lda, int m, int k, const float *b, int ldb, int c0, int c1,
+                         float *y, int ldy)
+{
+#ifdef __AVX512F__
+    if ((c1 - c0) % 16 == 0) {
+        /* blocks of TN_KB rows of a and b: b's rows are often 1 KiB apart, a power of two that
+         * maps a long column strip onto few cache sets; a block stays in L1 for all the tiles */
+        for (int p0 = 0; p0 < k; p0 += TN_KB) {
+            const int kb = k - p0 < TN_KB ? k - p0 : TN_KB;
+            const float *ab = a + (size_t)p0 * lda, *bb = b + (size_t)p0 * ldb;
+            for (int c = c0; c < c1; c += 32) {
+                const int nv = c + 32 <= c1 ? 2 : 1;
+                for (int r0 = 0; r0 < m; r0 += MR) {
+                    const int mr = m - r0 < MR ? m - r0 : MR;
+                    tn_ukr_any(mr, nv, kb, ab + r0, lda, bb + c, ldb, y + (size_t)r0 * ldy + c, ldy, p0 > 0);
+                }
+            }
+        }
+        return;
+    }
+#endif
+    ss_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, c1 - c0, k, 1.0f, a, lda, b + c0, ldb, 0.0f,
+             y + c0, ldy);
+}
+
+void ss_gemm_tn_few(const float *a, int lda, int m, int k, const float *b, int ldb, int n, float *y,
+                    int ldy, int parallel)
+{
+    const int units = (n + 15) / 16;
+    int nt = parallel ? (g_threads < units ? g_threads : units) : 1;
+    if ((double)m * n * k < 2e6) nt = 1;
+    (void)nt;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int c0, c1;
+        thread_share(n, 32, &c0, &c1);
+        if (c1 > c0) gemm_tn_part(a, lda, m, k, b, ldb, c0, c1, y, ldy);
+    }
+}
+
+/* Column softmax without the division: x (n rows, stride ld), columns [0, m) (m a multiple of 16):
+ * x[i, j] = exp(scale·(x[i, j] − max_i x[i, j])) (scale > 0), inv[j] = 1 / Σ_i x[i, j]. */
+void ss_softmax_cols_exp(float *x, int n, int ld, int m, float scale, float *inv, int parallel)
+{
+    const int nt = parallel && (size_t)n * m >= 65536 ? g_threads : 1;
+    (void)nt;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int c0, c1;
+        thread_share(m, 16, &c0, &c1);
+        for (int c = c0; c < c1; c += 16) {
+#ifdef __AVX512F__
+            __m512 mx = _mm512_set1_ps(-INFINITY), sum = _mm512_setzero_ps(), sc = _mm512_set1_ps(scale);
+            for (int i = 0; i < n; i++) mx = _mm512_max_ps(mx, _mm512_loadu_ps(x + (size_t)i * ld + c));
+            for (int i = 0; i < n; i++) {
+                float *xi = x + (size_t)i * ld + c;
+                const __m512 e = ss_expf16(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(xi), mx), sc));
+                _mm512_storeu_ps(xi, e);
+                sum = _mm512_add_ps(sum, e);
+            }
+            _mm512_storeu_ps(inv + c, _mm512_div_ps(_mm512_set1_ps(1.0f), sum));
+#else
+            float mx[16], sum[16];
+            for (int j = 0; j < 16; j++) mx[j] = -INFINITY, sum[j] = 0.0f;
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < 16; j++) {
+                    const float v = x[(size_t)i * ld + c + j];
+                    mx[j] = v > mx[j] ? v : mx[j];
+                }
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < 16; j++) {
+                    float *v = x + (size_t)i * ld + c + j;
+                    *v = ss_expf_approx((*v - mx[j]) * scale);
+                    sum[j] += *v;
+                }
+            for (int j = 0; j < 16; j++) inv[c + j] = 1.0f / sum[j];
+#endif
+        }
+    }
+}
 
 void ss_gemm_packed(const float *x, int ldx, int n, const ss_packed_w *W, const float *b, float *y,
                     int ldy, int flags)
@@ -294,6 +483,64 @@ void ss_gemm_packed(const float *x, int ldx, int n, const ss_packed_w *W, const 
             }
         }
     }
+}
+
+/* y_dot (n, out/32): per row and 32-output panel, Σ_j act(x·Wᵀ + b)[panel j]·d[panel j], act = GELU
+ * with SS_GEMM_GELU: the GEMM's output never leaves L1 (one 12 x 32 tile at a time, all of `in`). */
+#ifdef __AVX512F__
+static void gemm_packed_dot_rows(const float *x, int ldx, int r0, int r1, const ss_packed_w *W,
+                                 const float *b, const float *d, float *ydot, int flags)
+{
+    const int in = W->in, nob = W->out / 32;
+    float tile[MR * 32] __attribute__((aligned(64)));
+    for (int i = r0; i < r1; i += MR) {
+        const int mr = i + MR < r1 ? MR : r1 - i;
+        for (int ob = 0; ob < nob; ob++) {
+            ukr_any(mr, 2, in, x + (size_t)i * ldx, ldx, W->p + (size_t)ob * in * 32, tile, 32, 0);
+            const __m512 b0 = b ? _mm512_loadu_ps(b + ob * 32) : _mm512_setzero_ps();
+            const __m512 b1 = b ? _mm512_loadu_ps(b + ob * 32 + 16) : _mm512_setzero_ps();
+            const __m512 d0 = _mm512_loadu_ps(d + ob * 32), d1 = _mm512_loadu_ps(d + ob * 32 + 16);
+            for (int r = 0; r < mr; r++) {
+                __m512 v0 = _mm512_add_ps(_mm512_load_ps(tile + r * 32), b0);
+                __m512 v1 = _mm512_add_ps(_mm512_load_ps(tile + r * 32 + 16), b1);
+                if (flags & SS_GEMM_GELU) v0 = ss_gelu16(v0), v1 = ss_gelu16(v1);
+                ydot[(size_t)(i + r) * nob + ob] =
+                    _mm512_reduce_add_ps(_mm512_fmadd_ps(v0, d0, _mm512_mul_ps(v1, d1)));
+            }
+        }
+    }
+}
+#endif
+
+void ss_gemm_packed_dot(const float *x, int ldx, int n, const ss_packed_w *W, const float *b,
+                        const float *d, float *ydot, int flags, float *tmp)
+{
+    const int nob = W->out / 32;
+#ifdef __AVX512F__
+    if (W->p && W->out % 32 == 0) {
+        const int blocks = (n + MR - 1) / MR;
+        int nt = g_threads < blocks ? g_threads : blocks;
+        (void)nt;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+        {
+            int r0, r1;
+            thread_share(n, MR, &r0, &r1);
+            if (r1 > r0) gemm_packed_dot_rows(x, ldx, r0, r1, W, b, d, ydot, flags);
+        }
+        (void)tmp;
+        return;
+    }
+#endif
+    /* without the packed kernel: the full (n, out) product in tmp, then the dots */
+    ss_gemm_packed(x, ldx, n, W, b, tmp, W->out, flags & SS_GEMM_GELU);
+#pragma omp parallel for schedule(static) num_threads(g_threads) if (n >= 1024)
+    for (int i = 0; i < n; i++)
+        for (int ob = 0; ob < nob; ob++) {
+            const float *t = tmp + (size_t)i * W->out + ob * 32;
+            float acc = 0.0f;
+            for (int j = 0; j < 32; j++) acc += t[j] * d[ob * 32 + j];
+            ydot[(size_t)i * nob + ob] = acc;
+        }
 }
 
 void ss_gemm_packed_seq(const float *x, int ldx, int n, const ss_packed_w *W, const float *b,
@@ -344,6 +591,33 @@ void ss_layernorm(const float *x, float *y, int n, int c, const float *g, const 
         const float inv = 1.0f / sqrtf(var / (float)c + eps);
 #pragma omp simd
         for (int j = 0; j < c; j++) yi[j] = (xi[j] - m) * inv * g[j] + b[j];
+    }
+}
+
+void ss_layernorm_add(const float *x, float *y, int n, int c, const float *g, const float *b, float eps,
+                      const float *add, float *y2)
+{
+    if (!add) {
+        ss_layernorm(x, y, n, c, g, b, eps);
+        return;
+    }
+#pragma omp parallel for schedule(static) num_threads(g_threads) if (n >= 256)
+    for (int i = 0; i < n; i++) {
+        const float *xi = x + (size_t)i * c, *ai = add + (size_t)i * c;
+        float *yi = y + (size_t)i * c, *zi = y2 + (size_t)i * c;
+        float sum = 0.0f, var = 0.0f;
+#pragma omp simd reduction(+ : sum)
+        for (int j = 0; j < c; j++) sum += xi[j];
+        const float m = sum / (float)c;
+#pragma omp simd reduction(+ : var)
+        for (int j = 0; j < c; j++) var += (xi[j] - m) * (xi[j] - m);
+        const float inv = 1.0f / sqrtf(var / (float)c + eps);
+#pragma omp simd
+        for (int j = 0; j < c; j++) {
+            const float v = (xi[j] - m) * inv * g[j] + b[j];
+            yi[j] = v;
+            zi[j] = v + ai[j];
+        }
     }
 }
 

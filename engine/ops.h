@@ -28,17 +28,38 @@ typedef struct {
 } ss_packed_w;
 int ss_pack_w(ss_packed_w *pw, const float *W, int out, int in); /* 0, or -1: out of memory */
 void ss_packed_free(ss_packed_w *pw);
+/* Packs W (out, in; row stride ldw) at run time into buf, which must hold
+ * ss_pack_buf_floats(out, in) floats (no allocation; nothing to free). out is padded with zero
+ * rows to a multiple of 16 (pw->out is the padded count; a bias for it needs pw->out entries):
+ * for operands made per call (folded attention heads, block-diagonal queries). */
+size_t ss_pack_buf_floats(int out, int in);
+void ss_pack_w_buf(ss_packed_w *pw, const float *W, int ldw, int out, int in, float *buf);
+/* y (m, n) = a(k, m)ᵀ · b(k, n) for small m and long k (a's columns are y's rows), all row-major;
+ * parallel != 0: columns split over ss_get_threads() threads (call outside OpenMP regions). */
+void ss_gemm_tn_few(const float *a, int lda, int m, int k, const float *b, int ldb, int n, float *y,
+                    int ldy, int parallel);
+/* x (n, ld), columns [0, m) with m a multiple of 16: x[i, j] = exp(scale·(x[i, j] − max_i x[i, j]))
+ * (scale > 0) and inv[j] = 1 / Σ_i x[i, j]: the softmax of column j of scale·x is x[:, j]·inv[j]. */
+void ss_softmax_cols_exp(float *x, int n, int ld, int m, float scale, float *inv, int parallel);
 enum { SS_GEMM_ACC = 1, SS_GEMM_GELU = 2 };
 /* y (n, out) = [y +] x (n, in) . W^T [+ b] [then GELU]; flags: SS_GEMM_ACC adds to y (the bias,
  * if any, is still added), SS_GEMM_GELU applies GELU at the end. Rows split over
  * ss_get_threads() threads; call outside OpenMP parallel regions. */
 void ss_gemm_packed(const float *x, int ldx, int n, const ss_packed_w *W, const float *b, float *y,
                     int ldy, int flags);
+/* The product reduced against a vector as it is made: ydot (n, W->out / 32) with
+ * ydot[i, p] = Σ_j act(x·Wᵀ + b)[i, 32p + j]·d[32p + j], act = GELU with SS_GEMM_GELU (else none).
+ * W->out a multiple of 32. tmp: n·W->out floats, used only by builds without the AVX-512 kernel. */
+void ss_gemm_packed_dot(const float *x, int ldx, int n, const ss_packed_w *W, const float *b,
+                        const float *d, float *ydot, int flags, float *tmp);
 /* Same, on the calling thread only (for use inside the caller's own OpenMP region). */
 void ss_gemm_packed_seq(const float *x, int ldx, int n, const ss_packed_w *W, const float *b,
                         float *y, int ldy, int flags);
 /* LayerNorm over the last dim of (n, c), in place or x -> y. */
 void ss_layernorm(const float *x, float *y, int n, int c, const float *g, const float *b, float eps);
+/* Same, and y2 = y + add (same shape) in the same pass when add is not NULL. */
+void ss_layernorm_add(const float *x, float *y, int n, int c, const float *g, const float *b, float eps,
+                      const float *add, float *y2);
 /* LayerNorm2d: x (c, hw) channel-first, normalised over c for every pixel. */
 void ss_layernorm2d(const float *x, float *y, int c, int hw, const float *g, const float *b, float eps);
 void ss_gelu(float *x, size_t n);   /* exact: 0.5 x (1 + erf(x/√2)) */

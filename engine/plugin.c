@@ -231,7 +231,8 @@ static void dsp_offsets(const ss_plugin_w *p, const pblock *k, const float *x, f
         float mean = ss_sum(acc, CO) * (1.0f / CO);
         float inv = 1.0f / sqrtf(ss_sumsq_dev(acc, mean, CO) * (1.0f / CO) + 1e-6f);
         float u[CO];
-        for (int c = 0; c < CO; c++) u[c] = ss_gelu1((acc[c] - mean) * inv * ln_g[c] + ln_b[c]);
+#pragma omp simd
+        for (int c = 0; c < CO; c++) u[c] = ss_gelu_approx((acc[c] - mean) * inv * ln_g[c] + ln_b[c]);
         D[2 * i] = s_p * tanhf(b3[0] + ss_dot(w3, u, CO));
         D[2 * i + 1] = s_p * tanhf(b3[1] + ss_dot(w3 + CO, u, CO));
     }

@@ -1,6 +1,7 @@
 /* test-ops.c — kernels of engine/ops.c against double-precision references (TAP).
  * Needs no model: GELU / exp approximations (scalar and 16-lane), the packed GEMM (threaded
- * and sequential, every epilogue, ragged row counts), the row-split BLAS GEMM, LayerNorm. */
+ * and sequential, every epilogue, ragged row counts; packed at run time with padded outputs), the
+ * few-rows aᵀ·b GEMM, the column softmax, the row-split BLAS GEMM, LayerNorm. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,6 +135,90 @@ int main(void)
         tap(max_rel(y, ref, (size_t)n * out) < lim, msg, max_rel(y, ref, (size_t)n * out), lim);
         ss_packed_free(&pw);
         free(x), free(W), free(b), free(y), free(y0), free(ref);
+    }
+
+    /* run-time packing (ss_pack_w_buf): outputs padded to 16, a 16-wide tail panel, a row
+     * stride larger than `in`; the padded outputs must come out 0 (+ their bias) */
+    static const int pshapes[][3] = {{4096, 256, 56}, {300, 128, 40}, {37, 56, 256}, {5, 16, 7}, {64, 20, 48}};
+    for (size_t si = 0; si < sizeof pshapes / sizeof pshapes[0]; si++) {
+        const int n = pshapes[si][0], in = pshapes[si][1], out = pshapes[si][2], ldw = in + 3;
+        const int op = (out + 15) / 16 * 16;
+        float *x = malloc(sizeof(float) * n * in), *W = malloc(sizeof(float) * out * ldw);
+        float *Wd = malloc(sizeof(float) * op * in), *b = malloc(sizeof(float) * op);
+        float *y = malloc(sizeof(float) * n * op), *buf = malloc(sizeof(float) * ss_pack_buf_floats(out, in));
+        double *ref = malloc(sizeof(double) * n * op);
+        for (int i = 0; i < n * in; i++) x[i] = frand();
+        for (int i = 0; i < out * ldw; i++) W[i] = frand() / sqrtf((float)in);
+        for (int o = 0; o < op; o++)
+            for (int k = 0; k < in; k++) Wd[(size_t)o * in + k] = o < out ? W[(size_t)o * ldw + k] : 0.0f;
+        for (int i = 0; i < op; i++) b[i] = frand();
+        ss_packed_w pw;
+        ss_pack_w_buf(&pw, W, ldw, out, in, buf);
+        ss_gemm_packed(x, in, n, &pw, b, y, op, 0);
+        gemm_ref(x, n, in, Wd, op, b, NULL, 0, ref);
+        const double lim = fmax(1e-6, 3e-7 * sqrt((double)in));
+        double e = max_rel(y, ref, (size_t)n * op);
+        char msg[200];
+        snprintf(msg, sizeof msg, "run-time packed GEMM n=%d in=%d out=%d (padded %d, pw.out %d): max error %%.3g (limit %%.1e)",
+                 n, in, out, op, pw.out);
+        tap(e < lim && pw.out == op, msg, e, lim);
+        free(x), free(W), free(Wd), free(b), free(y), free(buf), free(ref);
+    }
+
+    /* y = aᵀ·b with few rows (ss_gemm_tn_few), threaded and not, ragged m and a 16-wide tail */
+    static const int tshapes[][3] = {{56, 4096, 256}, {40, 4096, 256}, {7, 4096, 16}, {13, 300, 48}, {1, 33, 16}};
+    for (size_t si = 0; si < sizeof tshapes / sizeof tshapes[0]; si++) {
+        const int m = tshapes[si][0], k = tshapes[si][1], n = tshapes[si][2], lda = m + 5, ldb = n + 16;
+        float *a = malloc(sizeof(float) * k * lda), *bm = malloc(sizeof(float) * k * ldb);
+        float *y = malloc(sizeof(float) * m * n);
+        double *ref = malloc(sizeof(double) * m * n);
+        for (int i = 0; i < k * lda; i++) a[i] = frand();
+        for (int i = 0; i < k * ldb; i++) bm[i] = frand();
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) {
+                double acc = 0;
+                for (int p = 0; p < k; p++) acc += (double)a[(size_t)p * lda + i] * bm[(size_t)p * ldb + j];
+                ref[(size_t)i * n + j] = acc;
+            }
+        for (int par = 0; par < 2; par++) {
+            for (int i = 0; i < m * n; i++) y[i] = 1e30f;
+            ss_gemm_tn_few(a, lda, m, k, bm, ldb, n, y, n, par);
+            const double lim = fmax(1e-6, 3e-7 * sqrt((double)k));
+            double e = max_rel(y, ref, (size_t)m * n);
+            char msg[200];
+            snprintf(msg, sizeof msg, "ss_gemm_tn_few m=%d k=%d n=%d parallel=%d: max error %%.3g (limit %%.1e)", m, k, n, par);
+            tap(e < lim, msg, e, lim);
+        }
+        free(a), free(bm), free(y), free(ref);
+    }
+
+    /* column softmax (exponentials and 1/Σ), scaled scores, a column with a large offset */
+    {
+        enum { N = 4096, M = 48, LD = 64 };
+        float *x = malloc(sizeof(float) * N * LD), inv[M];
+        double *ref = malloc(sizeof(double) * N * M);
+        const float scale = 0.25f;
+        for (int i = 0; i < N * LD; i++) x[i] = 20.0f * frand() + (i % LD == 3 ? 500.0f : 0.0f);
+        for (int j = 0; j < M; j++) {
+            double mx = -1e300, sum = 0;
+            for (int i = 0; i < N; i++) mx = fmax(mx, x[(size_t)i * LD + j]);
+            for (int i = 0; i < N; i++) sum += exp(scale * (x[(size_t)i * LD + j] - mx));
+            for (int i = 0; i < N; i++) ref[(size_t)i * M + j] = exp(scale * (x[(size_t)i * LD + j] - mx)) / sum;
+        }
+        double worst = 0;
+        for (int par = 0; par < 2; par++) {
+            float *xc = malloc(sizeof(float) * N * LD);
+            for (int i = 0; i < N * LD; i++) xc[i] = x[i];
+            ss_softmax_cols_exp(xc, N, LD, M, scale, inv, par);
+            for (int i = 0; i < N; i++)
+                for (int j = 0; j < M; j++) {
+                    double r = ref[(size_t)i * M + j], d = fabs(xc[(size_t)i * LD + j] * inv[j] - r) / fmax(r, 1e-30);
+                    if (r > 1e-30) worst = d > worst ? d : worst;
+                }
+            free(xc);
+        }
+        tap(worst < 1e-5, "ss_softmax_cols_exp: max relative error %.3g of the probabilities (limit %.0e)", worst, 1e-5);
+        free(x), free(ref);
     }
 
     /* LayerNorm (rows of 320, offset and scaled inputs) */

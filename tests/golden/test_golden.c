@@ -202,7 +202,7 @@ typedef struct {
 
 static int tests_for_case(json_object *c)
 {
-    return 2 + (json_object_get_boolean(jget(c, "multimask")) ? 1 : 0);
+    return 3 + (json_object_get_boolean(jget(c, "multimask")) ? 1 : 0);
 }
 
 static void skip_case(const image_ctx *ic, json_object *c, const char *why)
@@ -278,8 +278,8 @@ static void run_case(image_ctx *ic, json_object *c)
     /* prompt in original pixels, exactly as in prompts.json */
     json_object *pts = jget(c, "points"), *box = jget(c, "box");
     int np = pts ? (int)json_object_array_length(pts) : 0;
-    ss_point points[16];
-    if (np > 16) {
+    ss_point points[64];
+    if (np > 64) {
         skip_case(ic, c, "too many points in golden.json");
         return;
     }
@@ -349,6 +349,25 @@ static void run_case(image_ctx *ic, json_object *c)
         if (mx > ic->sum->worst_lowres_max) ic->sum->worst_lowres_max = mx;
         printf("# %s/%s: token-0 low-res logits max |diff| %.4f mean %.5f (ref stored as float16); "
                "predict %.1f ms\n", ic->name, id, mx, mean, ms);
+    }
+
+    /* the default request (want_all = 0) decodes token 0 alone (the last ConvTranspose reduced
+     * against its hypernetwork vector on the fly): the same logits as the 4-token decode */
+    {
+        ss_result one;
+        memset(&one, 0, sizeof one);
+        ss_predict_params p1 = ss_predict_default_params();
+        p1.want_mask = 0;
+        rc = ss_predict(ic->state, &prompt, &p1, &one, err, sizeof err);
+        double mx = rc == SS_OK ? 0.0 : INFINITY;
+        for (int i = 0; rc == SS_OK && i < 65536; i++) {
+            double d = fabs((double)one.low_res[i] - res.low_res[i]);
+            if (!(d <= mx)) mx = d;
+        }
+        tap(rc == SS_OK && one.token == 0 && mx <= 1e-4,
+            "%s/%s: token 0 decoded alone vs with all 4: max |diff| %.2g (<= 1e-4)%s%s", ic->name, id, mx,
+            rc == SS_OK ? "" : ": ", rc == SS_OK ? "" : err);
+        ss_result_clear(&one);
     }
 
     if (json_object_get_boolean(jget(c, "multimask"))) {
