@@ -478,20 +478,52 @@ static void attention_proj_few_queries(const float *Q, int nq, const float *K, c
     }
 }
 
-/* few keys: queries = q_in (nq, C) projected, or Qp (nq, D) already projected; k_in / v_in
- * (nk, C) → out (nq, C) (+)= attention. P (nq, Rp) = the scores, one packed GEMM against the
- * folded (q_in) or block-diagonal (Qp) keys; out = P·(V_h·W_o,hᵀ) + b_o, one packed GEMM. */
+/* few keys (nk <= 32): queries = q_in (nq, C) projected, or Qp (nq, D) already projected; k_in /
+ * v_in (nk, C) → out (nq, C) (+)= attention. P (nq, Rp) = the scores, one packed GEMM against the
+ * folded (q_in, H·nk <= 128) or block-diagonal (Qp, or q_in projected first) keys;
+ * out = P·(V_h·W_o,hᵀ) + b_o, one packed GEMM. P lives in S (nq·Rp <= 4096·256). */
+/* LayerNorm of the rows just made, in place, and kp = those rows + PE (a row epilogue) */
+typedef struct {
+    const norm_t *nm;
+    const float *pe;
+    float *kp;
+} ln_epi_t;
+
+static void ln_pe_epi(float *rows, int nrows, int ldy, int row0, void *ud)
+{
+    const ln_epi_t *e = ud;
+    const float *restrict g = e->nm->g, *restrict b = e->nm->b;
+    for (int r = 0; r < nrows; r++) {
+        float *restrict x = rows + (size_t)r * ldy;
+        const float *restrict pe = e->pe + (size_t)(row0 + r) * C;
+        float *restrict kp = e->kp + (size_t)(row0 + r) * C;
+        const float m = ss_sum(x, C) * (1.0f / C);
+        const float inv = 1.0f / sqrtf(ss_sumsq_dev(x, m, C) * (1.0f / C) + 1e-5f);
+#pragma omp simd
+        for (int j = 0; j < C; j++) {
+            const float v = (x[j] - m) * inv * g[j] + b[j];
+            x[j] = v;
+            kp[j] = v + pe[j];
+        }
+    }
+}
+
 static void attention_few_keys(const attn_t *a, const float *q_in, const float *Qp, int nq,
                                const float *k_in, const float *v_in, int nk, float *out, int residual,
-                               const attn_scratch *s)
+                               const attn_scratch *s, const ln_epi_t *le)
 {
     const int D = a->dim, dh = D / HEADS, R = HEADS * nk;
     const float scale = 1.0f / sqrtf((float)dh);
     float *K = s->K, *V = s->V, *Kq = s->K + (size_t)nk * D, *kb = Kq + (size_t)R * C;
-    float *kpk = kb + 128, *VWt = s->V + (size_t)nk * D, *vpk = VWt + (size_t)C * R, *P = s->O;
+    float *kpk = kb + 256, *VWt = s->V + (size_t)nk * D, *vpk = VWt + (size_t)C * R, *P = s->S;
     ss_linear(k_in, nk, C, a->k.w, a->k.b, D, K);
     ss_linear(v_in, nk, C, a->v.w, a->v.b, D, V);
     ss_packed_w pw;
+    if (!Qp && R > 128) {
+        /* folding would cost more than projecting the queries (H·nk > 128 columns) */
+        ss_linear(q_in, nq, C, a->q.w, a->q.b, D, s->Q);
+        Qp = s->Q;
+    }
     if (Qp) {
         /* block-diagonal keys: row h·nk + t = scale·K[t, head h] in head h's columns */
         float *Kb = Kq;
@@ -547,21 +579,27 @@ static void attention_few_keys(const attn_t *a, const float *q_in, const float *
     }
     ss_packed_w pv;
     ss_pack_w_buf(&pv, VWt, R, C, R, vpk);
-    ss_gemm_packed(P, Rp, nq, &pv, a->o.b, out, C, residual ? SS_GEMM_ACC : 0);
+    if (le)
+        ss_gemm_packed_epi(P, Rp, nq, &pv, a->o.b, out, C, residual ? SS_GEMM_ACC : 0, NULL, ln_pe_epi,
+                           (void *)le);
+    else
+        ss_gemm_packed(P, Rp, nq, &pv, a->o.b, out, C, residual ? SS_GEMM_ACC : 0);
 }
 
-static void attention_pre(const attn_t *a, const float *q_in, int nq, const float *k_in, const float *v_in,
-                          int nk, const float *Qp, const float *Kp, const float *Vp, float *out, int residual,
-                          const attn_scratch *s, float *trace_w)
+/* Returns 1 when le (optional: LayerNorm + PE of the output rows) was applied, else 0 (the
+ * caller applies it). */
+static int attention_pre(const attn_t *a, const float *q_in, int nq, const float *k_in, const float *v_in,
+                         int nk, const float *Qp, const float *Kp, const float *Vp, float *out, int residual,
+                         const attn_scratch *s, float *trace_w, const ln_epi_t *le)
 {
     const int D = a->dim, dh = D / HEADS;
-    if (!Kp && !Vp && nk < nq && factored_ok(nk, D) && nq >= 256) {
-        attention_few_keys(a, q_in, Qp, nq, k_in, v_in, nk, out, residual, s);
-        return;
+    if (!Kp && !Vp && nk < nq && nk <= 32 && nq >= 256) {
+        attention_few_keys(a, q_in, Qp, nq, k_in, v_in, nk, out, residual, s, le);
+        return le != NULL;
     }
     if (!Qp && !Kp && !Vp && nq < nk && factored_ok(nq, D) && nk >= 256) {
         attention_few_queries(a, q_in, nq, k_in, v_in, nk, out, residual, s, trace_w);
-        return;
+        return 0;
     }
     const float *Q = Qp ? Qp : s->Q, *K = Kp ? Kp : s->K, *V = Vp ? Vp : s->V;
     if (!Qp) ss_linear(q_in, nq, C, a->q.w, a->q.b, D, s->Q);
@@ -573,7 +611,7 @@ static void attention_pre(const attn_t *a, const float *q_in, int nq, const floa
          * and the 512 floats per head of packed queries sit past the projected Q */
         attention_proj_few_queries(Q, nq, K, V, nk, D, s->O, s->S, s->Q + (size_t)T_MAX * D);
         linear_acc(s->O, nq, D, &a->o, C, out, residual);
-        return;
+        return 0;
     }
     int chunk = (int)(S_FLOATS / (size_t)nk);
     if (chunk > nq) chunk = nq;
@@ -590,7 +628,7 @@ static void attention_pre(const attn_t *a, const float *q_in, int nq, const floa
                      D, 0.0f, s->O + h * dh, D);
         }
         linear_acc(s->O, nq, D, &a->o, C, out, residual);
-        return;
+        return 0;
     }
     for (int h = 0; h < HEADS; h++)
         for (int r0 = 0; r0 < nq; r0 += chunk) {
@@ -606,12 +644,13 @@ static void attention_pre(const attn_t *a, const float *q_in, int nq, const floa
                         V + h * dh, D, 0.0f, s->O + (size_t)r0 * D + h * dh, D);
         }
     linear_acc(s->O, nq, D, &a->o, C, out, residual);
+    return 0;
 }
 
 static void attention(const attn_t *a, const float *q_in, int nq, const float *k_in, const float *v_in,
                       int nk, float *out, int residual, const attn_scratch *s, float *trace_w)
 {
-    attention_pre(a, q_in, nq, k_in, v_in, nk, NULL, NULL, NULL, out, residual, s, trace_w);
+    attention_pre(a, q_in, nq, k_in, v_in, nk, NULL, NULL, NULL, out, residual, s, trace_w, NULL);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -673,6 +712,47 @@ static void transpose_emb(const float *emb, float *keys)
 /* forward                                                                                  */
 
 static int aborted(ss_abort_cb cb, void *ud) { return cb && cb(ud); }
+
+/* The output upscaling of one mask token as the epilogue of the first ConvTranspose (rows =
+ * (≤ 12 positions p of the 64² grid, 4·64) with its bias): LayerNorm2d + GELU per sub-pixel k,
+ * the second ConvTranspose + GELU reduced against the token's hypernetwork vector, written to
+ * that token's (256, 256) logits. Nothing of the (128², 64) or (256², 32) maps is stored. */
+typedef struct {
+    const ss_decoder_w *d;
+    const float *hk; /* (4·32) the token's hypernetwork vector, once per sub-pixel panel */
+    float *dst;      /* (256, 256) */
+} up_epi_t;
+
+static void upscale_token_epi(float *rows, int nrows, int ldy, int row0, void *ud)
+{
+    const up_epi_t *e = ud;
+    const ss_decoder_w *d = e->d;
+    if (nrows <= 0 || nrows > 12) return;
+    float a2[12 * 4 * UP1], mo[12 * 4 * 4], tmp[12 * 4 * 4 * UP2];
+    const float *restrict g1 = d->up1.g, *restrict b1 = d->up1.b;
+    for (int r = 0; r < nrows; r++)
+        for (int k = 0; k < 4; k++) {
+            const float *restrict v = rows + (size_t)r * ldy + k * UP1;
+            const float mean = ss_sum(v, UP1) * (1.0f / UP1);
+            const float inv = 1.0f / sqrtf(ss_sumsq_dev(v, mean, UP1) * (1.0f / UP1) + 1e-6f);
+            float *restrict o = a2 + (r * 4 + k) * UP1;
+#pragma omp simd
+            for (int c = 0; c < UP1; c++) o[c] = ss_gelu_approx((v[c] - mean) * inv * g1[c] + b1[c]);
+        }
+    ss_gemm_packed_dot_seq(a2, UP1, nrows * 4, &d->up3_p, d->up3_bt, e->hk, mo, SS_GEMM_GELU, tmp);
+    for (int r = 0; r < nrows; r++) {
+        const int p = row0 + r, y = p / SS_EMB_SIDE, x = p % SS_EMB_SIDE;
+        for (int k = 0; k < 4; k++) {
+            const int Y = 2 * y + k / 2, X = 2 * x + k % 2;
+            const float *s4 = mo + (r * 4 + k) * 4;
+            float *o = e->dst + (size_t)(2 * Y) * SS_LOWRES_SIDE + 2 * X;
+            o[0] = s4[0];
+            o[1] = s4[1];
+            o[SS_LOWRES_SIDE] = s4[2];
+            o[SS_LOWRES_SIDE + 1] = s4[3];
+        }
+    }
+}
 
 int ss_decoder_forward(const ss_decoder_w *d, const ss_plugin_w *plugin, ss_mode mode,
                        const float *emb, int img_w, int img_h, const ss_prompt *prompt,
@@ -833,7 +913,7 @@ int ss_decoder_forward_token(const ss_decoder_w *d, const ss_plugin_w *plugin, s
                 Vp = as.V;
             }
             add_to(tmp, queries, qpe, (size_t)T * C);
-            attention_pre(&bk->t2i, tmp, T, NULL, NULL, NPOS, NULL, Kp, Vp, queries, 1, &as, NULL);
+            attention_pre(&bk->t2i, tmp, T, NULL, NULL, NPOS, NULL, Kp, Vp, queries, 1, &as, NULL, NULL);
         } else {
             /* kp = keys + PE: block 0 here, block 1 from block 0's last LayerNorm */
             if (l == 0) add_to(kp, keys, d->image_pe, (size_t)NPOS * C);
@@ -861,14 +941,19 @@ int ss_decoder_forward_token(const ss_decoder_w *d, const ss_plugin_w *plugin, s
         layernorm_rows(queries, T, &bk->norm3);
 
         /* (4) image-to-token attention: q = keys + PE, k = tokens + PE, v = tokens */
+        /* then LayerNorm, and kp = keys + PE for block 1 (its image-to-token queries; SAM mode:
+         * its token-to-image keys) and the final attention: in the attention's output GEMM
+         * while the rows are in L1 (each block of rows reads only its own rows of kp first),
+         * else in one pass after */
         add_to(tmp, queries, qpe, (size_t)T * C);
+        const ln_epi_t le = {&bk->norm4, d->image_pe, kp};
+        int done;
         if (from_cache)
-            attention_pre(&bk->i2t, NULL, NPOS, tmp, queries, T, cache->buf + CC_Q, NULL, NULL, keys, 1, &as, NULL);
+            done = attention_pre(&bk->i2t, NULL, NPOS, tmp, queries, T, cache->buf + CC_Q, NULL, NULL, keys, 1,
+                                 &as, NULL, &le);
         else
-            attention(&bk->i2t, kp, NPOS, tmp, queries, T, keys, 1, &as, NULL);
-        /* kp = keys + PE for block 1 (its image-to-token queries; SAM mode: its token-to-image
-         * keys) and the final attention, made in the LayerNorm's pass */
-        ss_layernorm_add(keys, keys, NPOS, C, bk->norm4.g, bk->norm4.b, 1e-5f, d->image_pe, kp);
+            done = attention_pre(&bk->i2t, kp, NPOS, tmp, queries, T, NULL, NULL, NULL, keys, 1, &as, NULL, &le);
+        if (!done) ss_layernorm_add(keys, keys, NPOS, C, bk->norm4.g, bk->norm4.b, 1e-5f, d->image_pe, kp);
         if (aborted(abort_cb, abort_ud)) return SS_ERR_ABORTED;
     }
     /* final token-to-image attention (never touched by the plugin). Only the IoU and mask
@@ -910,6 +995,16 @@ int ss_decoder_forward_token(const ss_decoder_w *d, const ss_plugin_w *plugin, s
     float *a2 = xt;                       /* (128*128, 64) */
     float *c2 = as.Q;                     /* (128*128, 4*32) = (65536, 32) */
     float *mo = as.S;                     /* (4, 65536) */
+    if (token >= 0) {
+        /* one token: the whole upscaling fused into the first ConvTranspose's GEMM (above) */
+        float hk[4 * UP2];
+        for (int k = 0; k < 4; k++) memcpy(hk + k * UP2, hyp + token * UP2, sizeof(float) * UP2);
+        const up_epi_t ue = {d, hk, low_res_all + (size_t)token * SS_LOWRES_SIDE * SS_LOWRES_SIDE};
+        ss_gemm_packed_epi(keys, C, NPOS, &d->up0_p, d->up0_bt, NULL, 0, SS_GEMM_TILE, NULL, upscale_token_epi,
+                           (void *)&ue);
+        if (trace) memcpy(trace->alpha, alpha, sizeof trace->alpha);
+        return SS_OK;
+    }
     ss_gemm_packed(keys, C, NPOS, &d->up0_p, d->up0_bt, c1, 4 * UP1, 0);
     /* LayerNorm2d over the 64 channels (eps 1e-6), GELU, scattered to the 128² grid.
      * Parameters copied to locals so the loops vectorise (no aliasing with the outputs). */
@@ -929,25 +1024,6 @@ int ss_decoder_forward_token(const ss_decoder_w *d, const ss_plugin_w *plugin, s
         }
     }
     if (aborted(abort_cb, abort_ud)) return SS_ERR_ABORTED;
-    if (token >= 0) {
-        /* one token: ConvTranspose 64→32 + bias + GELU reduced against its hypernetwork vector
-         * as the GEMM makes it, mo[P*4 + k] = mask logit at (2Y + k/2, 2X + k%2) */
-        float hk[4 * UP2];
-        for (int k = 0; k < 4; k++) memcpy(hk + k * UP2, hyp + token * UP2, sizeof(float) * UP2);
-        ss_gemm_packed_dot(a2, UP1, 128 * 128, &d->up3_p, d->up3_bt, hk, mo, SS_GEMM_GELU, c2);
-        float *dst = low_res_all + (size_t)token * SS_LOWRES_SIDE * SS_LOWRES_SIDE;
-        for (int Y = 0; Y < 128; Y++)
-            for (int X = 0; X < 128; X++) {
-                const float *s4 = mo + ((size_t)Y * 128 + X) * 4;
-                float *o = dst + (size_t)(2 * Y) * SS_LOWRES_SIDE + 2 * X;
-                o[0] = s4[0];
-                o[1] = s4[1];
-                o[SS_LOWRES_SIDE] = s4[2];
-                o[SS_LOWRES_SIDE + 1] = s4[3];
-            }
-        if (trace) memcpy(trace->alpha, alpha, sizeof trace->alpha);
-        return SS_OK;
-    }
     /* ConvTranspose 2x2 s2 64→32 + bias + GELU, one fused GEMM: c2[P, k*32 + o] */
     ss_gemm_packed(a2, UP1, 128 * 128, &d->up3_p, d->up3_bt, c2, 4 * UP2, SS_GEMM_GELU);
     /* masks = hyper_in · upscaled: mo (4, 65536) rows in (P, k) order, scattered to (256, 256) */

@@ -275,25 +275,35 @@ static void ukr_any(int mr, int nv, int kc, const float *x, int ldx, const float
 }
 
 /* rows [r0, r1) of y */
-static void gemm_packed_rows(const float *x, int ldx, int r0, int r1, const ss_packed_w *W,
-                             const float *b, float *y, int ldy, int flags)
+static void gemm_packed_rows_epi(const float *x, int ldx, int r0, int r1, const ss_packed_w *W,
+                                 const float *b, float *y, int ldy, int flags, const float *ysrc,
+                                 ss_row_epi epi, void *ud)
 {
     const int in = W->in, nob = W->out / 32, tail = W->out % 32 != 0;
     int kc = 131072 / W->out; /* one K block of all panels ~ 512 KiB */
     kc = kc < 64 ? 64 : kc;
     if (kc >= in) kc = in;
+    float tilebuf[(flags & SS_GEMM_TILE) ? MR * 512 : 1] __attribute__((aligned(64)));
+    if (flags & SS_GEMM_TILE) { /* one row block at a time in tilebuf, all of `in` at once */
+        kc = in;
+        ldy = W->out;
+    }
     for (int k0 = 0; k0 < in; k0 += kc) {
         const int kl = k0 + kc < in ? kc : in - k0;
         const int acc = k0 > 0 || (flags & SS_GEMM_ACC);
         const int last = k0 + kl == in;
         for (int i = r0; i < r1; i += MR) {
             const int mr = i + MR < r1 ? MR : r1 - i;
+            float *yrow = (flags & SS_GEMM_TILE) ? tilebuf : y + (size_t)i * ldy;
+            if (ysrc && k0 == 0) /* accumulate onto ysrc's rows: copied in first */
+                for (int r = 0; r < mr; r++)
+                    memcpy(yrow + (size_t)r * ldy, ysrc + (size_t)(i + r) * ldy, sizeof(float) * W->out);
             for (int ob = 0; ob < nob + tail; ob++) {
                 const int nv = ob < nob ? 2 : 1;
-                float *yt = y + (size_t)i * ldy + ob * 32;
+                float *yt = yrow + ob * 32;
                 const float *wp = ob < nob ? W->p + ((size_t)ob * in + k0) * 32
                                            : W->p + (size_t)nob * in * 32 + (size_t)k0 * 16;
-                ukr_any(mr, nv, kl, x + (size_t)i * ldx + k0, ldx, wp, yt, ldy, acc);
+                ukr_any(mr, nv, kl, x + (size_t)i * ldx + k0, ldx, wp, yt, ldy, acc || ysrc);
                 if (last && (b || (flags & SS_GEMM_GELU))) {
                     const int gelu = flags & SS_GEMM_GELU;
                     for (int v = 0; v < nv; v++) {
@@ -307,8 +317,15 @@ static void gemm_packed_rows(const float *x, int ldx, int r0, int r1, const ss_p
                     }
                 }
             }
+            if (last && epi) epi(yrow, mr, ldy, i, ud);
         }
     }
+}
+
+static void gemm_packed_rows(const float *x, int ldx, int r0, int r1, const ss_packed_w *W,
+                             const float *b, float *y, int ldy, int flags)
+{
+    gemm_packed_rows_epi(x, ldx, r0, r1, W, b, y, ldy, flags, NULL, NULL, NULL);
 }
 #endif
 
@@ -512,6 +529,27 @@ static void gemm_packed_dot_rows(const float *x, int ldx, int r0, int r1, const 
 }
 #endif
 
+void ss_gemm_packed_dot_seq(const float *x, int ldx, int n, const ss_packed_w *W, const float *b,
+                            const float *d, float *ydot, int flags, float *tmp)
+{
+    const int nob = W->out / 32;
+#ifdef __AVX512F__
+    if (W->p && W->out % 32 == 0) {
+        (void)tmp;
+        gemm_packed_dot_rows(x, ldx, 0, n, W, b, d, ydot, flags);
+        return;
+    }
+#endif
+    ss_gemm_packed_seq(x, ldx, n, W, b, tmp, W->out, flags & SS_GEMM_GELU);
+    for (int i = 0; i < n; i++)
+        for (int ob = 0; ob < nob; ob++) {
+            const float *t = tmp + (size_t)i * W->out + ob * 32;
+            float acc = 0.0f;
+            for (int j = 0; j < 32; j++) acc += t[j] * d[ob * 32 + j];
+            ydot[(size_t)i * nob + ob] = acc;
+        }
+}
+
 void ss_gemm_packed_dot(const float *x, int ldx, int n, const ss_packed_w *W, const float *b,
                         const float *d, float *ydot, int flags, float *tmp)
 {
@@ -541,6 +579,39 @@ void ss_gemm_packed_dot(const float *x, int ldx, int n, const ss_packed_w *W, co
             for (int j = 0; j < 32; j++) acc += t[j] * d[ob * 32 + j];
             ydot[(size_t)i * nob + ob] = acc;
         }
+}
+
+void ss_gemm_packed_epi(const float *x, int ldx, int n, const ss_packed_w *W, const float *b, float *y,
+                        int ldy, int flags, const float *ysrc, ss_row_epi epi, void *ud)
+{
+#ifdef __AVX512F__
+    if (W->p && W->out <= 512) {
+        const int blocks = (n + MR - 1) / MR;
+        int nt = g_threads < blocks ? g_threads : blocks;
+        if ((double)n * W->in * W->out < 2e6) nt = 1;
+        (void)nt;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+        {
+            int r0, r1;
+            thread_share(n, MR, &r0, &r1);
+            if (r1 > r0) gemm_packed_rows_epi(x, ldx, r0, r1, W, b, y, ldy, flags, ysrc, epi, ud);
+        }
+        return;
+    }
+#endif
+    /* portable: the whole product, then the epilogue over row blocks of 12 */
+    float *t = y;
+    if (flags & SS_GEMM_TILE) {
+        t = malloc(sizeof(float) * (size_t)n * W->out);
+        ldy = W->out;
+        if (!t) abort();
+    } else if (ysrc) {
+        for (int i = 0; i < n; i++) memcpy(y + (size_t)i * ldy, ysrc + (size_t)i * ldy, sizeof(float) * W->out);
+    }
+    ss_gemm_packed(x, ldx, n, W, b, t, ldy, (flags & ~SS_GEMM_TILE) | (ysrc ? SS_GEMM_ACC : 0));
+    if (epi)
+        for (int i = 0; i < n; i += 12) epi(t + (size_t)i * ldy, n - i < 12 ? n - i : 12, ldy, i, ud);
+    if (t != y) free(t);
 }
 
 void ss_gemm_packed_seq(const float *x, int ldx, int n, const ss_packed_w *W, const float *b,

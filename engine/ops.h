@@ -41,7 +41,7 @@ void ss_gemm_tn_few(const float *a, int lda, int m, int k, const float *b, int l
 /* x (n, ld), columns [0, m) with m a multiple of 16: x[i, j] = exp(scale·(x[i, j] − max_i x[i, j]))
  * (scale > 0) and inv[j] = 1 / Σ_i x[i, j]: the softmax of column j of scale·x is x[:, j]·inv[j]. */
 void ss_softmax_cols_exp(float *x, int n, int ld, int m, float scale, float *inv, int parallel);
-enum { SS_GEMM_ACC = 1, SS_GEMM_GELU = 2 };
+enum { SS_GEMM_ACC = 1, SS_GEMM_GELU = 2, SS_GEMM_TILE = 4 };
 /* y (n, out) = [y +] x (n, in) . W^T [+ b] [then GELU]; flags: SS_GEMM_ACC adds to y (the bias,
  * if any, is still added), SS_GEMM_GELU applies GELU at the end. Rows split over
  * ss_get_threads() threads; call outside OpenMP parallel regions. */
@@ -52,6 +52,17 @@ void ss_gemm_packed(const float *x, int ldx, int n, const ss_packed_w *W, const 
  * W->out a multiple of 32. tmp: n·W->out floats, used only by builds without the AVX-512 kernel. */
 void ss_gemm_packed_dot(const float *x, int ldx, int n, const ss_packed_w *W, const float *b,
                         const float *d, float *ydot, int flags, float *tmp);
+/* Same on the calling thread (tmp: n·W->out floats, used only without the AVX-512 kernel). */
+void ss_gemm_packed_dot_seq(const float *x, int ldx, int n, const ss_packed_w *W, const float *b,
+                            const float *d, float *ydot, int flags, float *tmp);
+/* ss_gemm_packed with a row epilogue: epi(rows, nrows, ldy, row0, ud) is called once per block of
+ * (at most 12) finished rows, while they are in L1, from the thread that made them (so epi must be
+ * thread-safe across blocks). ysrc (optional, same layout as y): y = ysrc + x·Wᵀ [+ b] (ysrc may
+ * differ from y). SS_GEMM_TILE: y is not written at all (may be NULL); each block is made in a
+ * thread-local buffer (ldy = W->out <= 512) that only the epilogue sees. */
+typedef void (*ss_row_epi)(float *rows, int nrows, int ldy, int row0, void *ud);
+void ss_gemm_packed_epi(const float *x, int ldx, int n, const ss_packed_w *W, const float *b, float *y,
+                        int ldy, int flags, const float *ysrc, ss_row_epi epi, void *ud);
 /* Same, on the calling thread only (for use inside the caller's own OpenMP region). */
 void ss_gemm_packed_seq(const float *x, int ldx, int n, const ss_packed_w *W, const float *b,
                         float *y, int ldy, int flags);
