@@ -105,6 +105,20 @@ double ss_boundary_iou(const uint8_t *gt, const uint8_t *pred, const uint8_t *ig
     return r;
 }
 
+double ss_boundary_iou_gtb(const uint8_t *gt_boundary, const uint8_t *pred, const uint8_t *ignore,
+                           int width, int height)
+{
+    size_t n = (size_t)width * (size_t)height;
+    uint8_t *bp = malloc(n ? n : 1);
+    if (!bp || ss_mask_boundary(pred, width, height, ss_boundary_width(width, height), bp, NULL, 0)) {
+        free(bp);
+        return -1.0;
+    }
+    double r = ss_iou(gt_boundary, bp, ignore, width, height);
+    free(bp);
+    return r;
+}
+
 double ss_stability(const uint8_t *const *masks, int n, int width, int height)
 {
     if (n <= 0 || !masks || width < 0 || height < 0)

@@ -75,6 +75,10 @@ int ss_mask_boundary(const uint8_t *mask, int width, int height, int d, uint8_t 
  * Returns a negative value (-1) if memory runs out. */
 double ss_boundary_iou(const uint8_t *gt, const uint8_t *pred, const uint8_t *ignore,
                        int width, int height);
+/* Same, with the ground truth's boundary already made by ss_mask_boundary (d as above): for
+ * many predictions of one object. */
+double ss_boundary_iou_gtb(const uint8_t *gt_boundary, const uint8_t *pred, const uint8_t *ignore,
+                           int width, int height);
 /* Stability (Stable-SAM Eq. 1): ST = mean_i IoU(M_i, ∪_j M_j) for n masks of one object.
  * Ignore maps are not used (as the reference). Returns -1 on bad arguments / no memory. */
 double ss_stability(const uint8_t *const *masks, int n, int width, int height);

@@ -226,7 +226,7 @@ static void make_prompts(const Worker *w, const char *obj_key, const uint8_t *gt
 
 /* one protocol for one object in the current mode */
 static int run_protocol(Worker *w, int p, const ProtoPrompts *pp, const uint8_t *gt,
-                        const uint8_t *ign, uint8_t *uni, ProtoResult *r)
+                        const uint8_t *gtb, const uint8_t *ign, uint8_t *uni, ProtoResult *r)
 {
     size_t npx = (size_t)w->width * w->height;
     memset(uni, 0, npx);
@@ -247,7 +247,7 @@ static int run_protocol(Worker *w, int p, const ProtoPrompts *pp, const uint8_t 
             return rc;
         const uint8_t *m = w->res.mask;
         r->iou[d] = ss_iou(gt, m, ign, w->width, w->height);
-        r->biou[d] = ss_boundary_iou(gt, m, ign, w->width, w->height);
+        r->biou[d] = ss_boundary_iou_gtb(gtb, m, ign, w->width, w->height);
         if (r->biou[d] < 0) {
             g_strlcpy(w->err, "boundary IoU: out of memory", sizeof w->err);
             return SS_ERR_NOMEM;
@@ -682,13 +682,21 @@ static gboolean eval_object(Worker *w, const SsaEvalImage *im, const SsaEvalObje
     json_object_object_add(jo, "prompts", jpr);
     json_object *jmodes = json_object_new_object();
     gboolean failed = FALSE;
+    /* the ground truth's boundary, once for all the object's predictions */
+    g_autofree uint8_t *gtb = g_malloc((size_t)w->width * w->height);
+    if (ss_mask_boundary(gt, w->width, w->height, ss_boundary_width(w->width, w->height), gtb, w->err,
+                         sizeof w->err)) {
+        json_object_put(jmodes);
+        json_object_put(jo);
+        return FALSE;
+    }
     for (int mi = 0; mi < ev->n_modes && !failed; mi++) {
         w->cur_mode = ev->modes[mi];
         json_object *jm = json_object_new_object();
         for (int p = 0; p < P_COUNT && !failed; p++) {
             if (!ev->do_proto[p])
                 continue;
-            if (run_protocol(w, p, &pp[p], gt, ign, uni, &pres[p])) {
+            if (run_protocol(w, p, &pp[p], gt, gtb, ign, uni, &pres[p])) {
                 failed = TRUE;
                 break;
             }
