@@ -90,6 +90,14 @@ int main(void)
     TAP_NEAR(ss_boundary_iou(sq, sq2, NULL, S, S), 5.0 / 7.0, 1e-12,
              "BIoU of a 20x20 square and its 1-px shift = 5/7");
     TAP_NEAR(ss_iou(sq, sq2, NULL, S, S), 380.0 / 420.0, 1e-12, "IoU of the same = 380/420");
+    {
+        /* the precomputed-GT-boundary form (eval: one GT boundary per object) */
+        uint8_t *gb = calloc(S * S, 1);
+        ss_mask_boundary(sq, S, S, ss_boundary_width(S, S), gb, err, sizeof err);
+        TAP_NEAR(ss_boundary_iou_gtb(gb, sq2, NULL, S, S), ss_boundary_iou(sq, sq2, NULL, S, S), 0,
+                 "ss_boundary_iou_gtb (GT boundary given) = ss_boundary_iou");
+        free(gb);
+    }
     /* ignore x >= 28: ring A loses x 28..29 (2 columns x 20 = 40): 164; ring B loses x 28..30
        (3 x 20 = 60, which includes its interior-free right side): 144; intersection loses
        x 28..29 of both rings: rows of A-ring and B-ring at x 28,29 = 40 -> 130;
