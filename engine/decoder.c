@@ -30,7 +30,10 @@
 #define UP1 64                          /* output_upscaling.0 out channels */
 #define UP2 32                          /* output_upscaling.3 out channels */
 
-typedef struct { const float *w, *b; } lin_t;   /* w (out, in), b (out) */
+typedef struct {
+    const float *w, *b; /* w (out, in), b (out) */
+    ss_packed_w p;      /* packed copy for the 4096-row projections (attention q/k/v), or p.p NULL */
+} lin_t;
 typedef struct { const float *g, *b; } norm_t;  /* (c,) */
 typedef struct { lin_t q, k, v, o; int dim; } attn_t; /* q/k/v (dim, 256), o (256, dim) */
 
@@ -302,6 +305,16 @@ ss_decoder_w *ss_decoder_bind(ss_weights *w, char *err, size_t errlen)
                       d->image_pe + ((size_t)gy * SS_EMB_SIDE + gx) * C);
     const lin_t *k0 = &d->blk[0].t2i.k;
     ss_linear(d->image_pe, NPOS, C, k0->w, k0->b, C / 2, d->t2i0_kpe);
+    attn_t *big[5] = {&d->blk[0].t2i, &d->blk[0].i2t, &d->blk[1].t2i, &d->blk[1].i2t, &d->final_attn};
+    for (int i = 0; i < 5; i++) {
+        lin_t *l3[3] = {&big[i]->q, &big[i]->k, &big[i]->v};
+        for (int j = 0; j < 3; j++)
+            if (ss_pack_w(&l3[j]->p, l3[j]->w, big[i]->dim, C)) {
+                if (err) snprintf(err, errlen, "decoder: out of memory (packed projections)");
+                ss_decoder_free(d);
+                return NULL;
+            }
+    }
     return d;
 }
 
@@ -310,6 +323,12 @@ void ss_decoder_free(ss_decoder_w *d)
     if (!d) return;
     ss_packed_free(&d->up0_p);
     ss_packed_free(&d->up3_p);
+    attn_t *big[5] = {&d->blk[0].t2i, &d->blk[0].i2t, &d->blk[1].t2i, &d->blk[1].i2t, &d->final_attn};
+    for (int i = 0; i < 5; i++) {
+        ss_packed_free(&big[i]->q.p);
+        ss_packed_free(&big[i]->k.p);
+        ss_packed_free(&big[i]->v.p);
+    }
     free(d->up0_wt);
     free(d->up0_bt);
     free(d->up3_wt);
@@ -411,6 +430,15 @@ static void fold_heads(const float *X, int n, int D, float scale, const lin_t *W
             }
             bias_out[h * n + t] = b;
         }
+}
+
+/* y (n, out) = x (n, 256)·Wᵀ + b: the packed kernel for the image-side (4096-row) projections */
+static void proj(const lin_t *l, const float *x, int n, int out, float *y)
+{
+    if (l->p.p && n >= 256)
+        ss_gemm_packed(x, C, n, &l->p, l->b, y, out, 0);
+    else
+        ss_linear(x, n, C, l->w, l->b, out, y);
 }
 
 /* The scores of few queries against many keys are kept position-major, ST (nk, Rp) with Rp the
@@ -521,7 +549,7 @@ static void attention_few_keys(const attn_t *a, const float *q_in, const float *
     ss_packed_w pw;
     if (!Qp && R > 128) {
         /* folding would cost more than projecting the queries (H·nk > 128 columns) */
-        ss_linear(q_in, nq, C, a->q.w, a->q.b, D, s->Q);
+        proj(&a->q, q_in, nq, D, s->Q);
         Qp = s->Q;
     }
     if (Qp) {
@@ -602,9 +630,9 @@ static int attention_pre(const attn_t *a, const float *q_in, int nq, const float
         return 0;
     }
     const float *Q = Qp ? Qp : s->Q, *K = Kp ? Kp : s->K, *V = Vp ? Vp : s->V;
-    if (!Qp) ss_linear(q_in, nq, C, a->q.w, a->q.b, D, s->Q);
-    if (!Kp) ss_linear(k_in, nk, C, a->k.w, a->k.b, D, s->K);
-    if (!Vp) ss_linear(v_in, nk, C, a->v.w, a->v.b, D, s->V);
+    if (!Qp) proj(&a->q, q_in, nq, D, s->Q);
+    if (!Kp) proj(&a->k, k_in, nk, D, s->K);
+    if (!Vp) proj(&a->v, v_in, nk, D, s->V);
     const float scale = 1.0f / sqrtf((float)dh);
     if (!trace_w && nq <= 32 && nk >= 256 && (size_t)HEADS * nk * 32 <= S_FLOATS) {
         /* few queries, projected: per-head position-major scores; Q·Kᵀ per head costs nk·16·nq
@@ -856,9 +884,9 @@ int ss_decoder_forward_token(const ss_decoder_w *d, const ss_plugin_w *plugin, s
         int filled = 0;
         if (cache->d != d) {
             add_to(kp, keys, d->image_pe, (size_t)NPOS * C);
-            ss_linear(kp, NPOS, C, b0->t2i.k.w, b0->t2i.k.b, D0, cb + CC_K);
-            ss_linear(keys, NPOS, C, b0->t2i.v.w, b0->t2i.v.b, D0, cb + CC_V);
-            ss_linear(kp, NPOS, C, b0->i2t.q.w, b0->i2t.q.b, b0->i2t.dim, cb + CC_Q);
+            proj(&b0->t2i.k, kp, NPOS, D0, cb + CC_K);
+            proj(&b0->t2i.v, keys, NPOS, D0, cb + CC_V);
+            proj(&b0->i2t.q, kp, NPOS, b0->i2t.dim, cb + CC_Q);
             cache->d = d;
             cache->plugin = NULL;
             filled = 1;

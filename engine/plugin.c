@@ -38,6 +38,7 @@
 typedef struct {
     const float *w0, *b0;    /* (129, 256), (129) */
     float *w1t;              /* (25, 128) depthwise weights, tap-major (owned) */
+    ss_packed_w w0p;         /* the 128 offset rows of w0, packed (owned) */
     const float *b1;         /* (128) */
     const float *ln_g, *ln_b;/* (128) */
     const float *w3, *b3;    /* (2, 128), (2) */
@@ -123,6 +124,11 @@ ss_plugin_w *ss_plugin_bind(ss_weights *w, char *err, size_t errlen)
         }
         for (int c = 0; c < CO; c++)
             for (int t = 0; t < KS * KS; t++) k->w1t[t * CO + c] = w1[c * KS * KS + t];
+        if (ss_pack_w(&k->w0p, k->w0, CO, C)) {
+            if (err) snprintf(err, errlen, "%s: out of memory", __func__);
+            fail = 1;
+            break;
+        }
         if (!isfinite(k->s)) {
             if (err) snprintf(err, errlen, "%s: drp.%d.scale is not finite", ss_weights_path(w), b);
             fail = 1;
@@ -146,7 +152,10 @@ ss_plugin_w *ss_plugin_bind(ss_weights *w, char *err, size_t errlen)
 void ss_plugin_free(ss_plugin_w *p)
 {
     if (!p) return;
-    for (int b = 0; b < 2; b++) free(p->blk[b].w1t);
+    for (int b = 0; b < 2; b++) {
+        free(p->blk[b].w1t);
+        ss_packed_free(&p->blk[b].w0p);
+    }
     free(p);
 }
 
@@ -181,6 +190,16 @@ static void drp_alpha(const pblock *k, const float *t_o, float alpha[2])
 
 typedef ss_v16 v16; /* 16 channels */
 
+/* row epilogue: offset-net rows (positions row0.., 128 channels) into the padded map */
+static void to_padded(float *rows, int nrows, int ldy, int row0, void *ud)
+{
+    float *P = ud;
+    for (int r = 0; r < nrows; r++) {
+        const int p = row0 + r, y = p / SIDE, x = p % SIDE;
+        memcpy(P + ((size_t)(y + 2) * PS + x + 2) * CO, rows + (size_t)r * ldy, sizeof(float) * CO);
+    }
+}
+
 /* DSP offset net of block k on x (4096, 256): M (4096) = amplitude m, D (4096, 2) = Δ in grid
  * cells, in scratch (POFF_M, POFF_D). */
 static void dsp_offsets(const ss_plugin_w *p, const pblock *k, const float *x, float *scratch)
@@ -193,17 +212,17 @@ static void dsp_offsets(const ss_plugin_w *p, const pblock *k, const float *x, f
     const float *restrict wa = k->w0 + (size_t)CO * C; /* amplitude row of offset.0 */
     const float ba = k->b0[CO], s_p = p->s_p;
 
-    /* DSP offset net: 1x1 conv 256 → 128 offset channels (one GEMM), copied into a zero-padded
-     * (68, 68, 128) map for the 5x5 depthwise conv */
-    ss_linear(x, NPOS, C, k->w0, k->b0, CO, H);
+    /* DSP offset net: 1x1 conv 256 → 128 offset channels (one packed GEMM), its rows written
+     * straight into a zero-padded (68, 68, 128) map for the 5x5 depthwise conv */
+    (void)H;
     memset(P, 0, sizeof(float) * (size_t)2 * PS * CO);
     memset(P + (size_t)(PS - 2) * PS * CO, 0, sizeof(float) * (size_t)2 * PS * CO);
     for (int y = 0; y < SIDE; y++) {
         float *row = P + (size_t)(y + 2) * PS * CO;
         memset(row, 0, sizeof(float) * 2 * CO);
-        memcpy(row + 2 * CO, H + (size_t)y * SIDE * CO, sizeof(float) * SIDE * CO);
         memset(row + (size_t)(SIDE + 2) * CO, 0, sizeof(float) * 2 * CO);
     }
+    ss_gemm_packed_epi(x, C, NPOS, &k->w0p, k->b0, NULL, 0, SS_GEMM_TILE, NULL, to_padded, P);
 
     /* 5x5 depthwise, 16 channels at a time: the 25 taps' weights and the sum stay in registers */
 #pragma omp parallel for schedule(static) collapse(2) num_threads(ss_get_threads())
