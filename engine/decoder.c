@@ -3,8 +3,8 @@
  * attention of the two transformer blocks (plugin.c, spec in PLUGIN.md).
  *
  * Layouts: image features are kept position-major, (4096, 256) with position i = gy*64 + gx,
- * so every linear layer over the image is one ss_sgemm(RowMajor, NoTrans, Trans) against the
- * checkpoint's (out, in) weights. Tokens are (T, 256): [iou_token, mask_tokens x4, prompt tokens].
+ * so every linear layer over the image is one GEMM against the checkpoint's (out, in) weights
+ * (ss_gemm_packed with weights packed at load, or with small operands packed per call). Tokens are (T, 256): [iou_token, mask_tokens x4, prompt tokens].
  * All activations live in the caller's scratch (ss_decoder_scratch_floats()); nothing is
  * allocated in ss_decoder_forward. */
 #include "decoder.h"
@@ -407,7 +407,13 @@ typedef struct {
  *  T keys and values:
  *    S_h = q_in·(K_h·W_q,h)ᵀ + b_q,h·K_hᵀ            (4096×256 · 256×(H·T))
  *    out = Σ_h P_h·(V_h·W_o,hᵀ) + b_o                (4096×(H·T) · (H·T)×256)
- *  Both cost H·T instead of D per image position; used while H·T < D (T ≤ 15 here). */
+ *  Both cost H·T instead of D per image position. Few queries: used while H·T < D (T ≤ 15);
+ *  more queries (up to 32) project K and V and run the heads per head, position-major.
+ *  Few keys: folded while H·T <= 128, else the queries are projected and the keys made
+ *  block-diagonal (one GEMM for all heads), up to 32 keys. The memory passes over the
+ *  (4096, 256) maps cost as much as the arithmetic on these sizes, so the LayerNorm after the
+ *  image-to-token attention and the whole one-token upscaling run as row epilogues of the
+ *  GEMMs that make their inputs (ss_gemm_packed_epi). */
 static int factored_ok(int t, int D) { return HEADS * t < D; }
 
 /* The folding step of both: X (n, D) projected tokens, W = the other side's projection (D, C)
