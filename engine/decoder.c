@@ -512,10 +512,6 @@ static void attention_proj_few_queries(const float *Q, int nq, const float *K, c
     }
 }
 
-/* few keys (nk <= 32): queries = q_in (nq, C) projected, or Qp (nq, D) already projected; k_in /
- * v_in (nk, C) → out (nq, C) (+)= attention. P (nq, Rp) = the scores, one packed GEMM against the
- * folded (q_in, H·nk <= 128) or block-diagonal (Qp, or q_in projected first) keys;
- * out = P·(V_h·W_o,hᵀ) + b_o, one packed GEMM. P lives in S (nq·Rp <= 4096·256). */
 /* LayerNorm of the rows just made, in place, and kp = those rows + PE (a row epilogue) */
 typedef struct {
     const norm_t *nm;
@@ -526,22 +522,15 @@ typedef struct {
 static void ln_pe_epi(float *rows, int nrows, int ldy, int row0, void *ud)
 {
     const ln_epi_t *e = ud;
-    const float *restrict g = e->nm->g, *restrict b = e->nm->b;
-    for (int r = 0; r < nrows; r++) {
-        float *restrict x = rows + (size_t)r * ldy;
-        const float *restrict pe = e->pe + (size_t)(row0 + r) * C;
-        float *restrict kp = e->kp + (size_t)(row0 + r) * C;
-        const float m = ss_sum(x, C) * (1.0f / C);
-        const float inv = 1.0f / sqrtf(ss_sumsq_dev(x, m, C) * (1.0f / C) + 1e-5f);
-#pragma omp simd
-        for (int j = 0; j < C; j++) {
-            const float v = (x[j] - m) * inv * g[j] + b[j];
-            x[j] = v;
-            kp[j] = v + pe[j];
-        }
-    }
+    for (int r = 0; r < nrows; r++) /* row by row: the rows are ldy apart, PE and kp C apart */
+        ss_layernorm_add_seq(rows + (size_t)r * ldy, rows + (size_t)r * ldy, 1, C, e->nm->g, e->nm->b, 1e-5f,
+                             e->pe + (size_t)(row0 + r) * C, e->kp + (size_t)(row0 + r) * C);
 }
 
+/* few keys (nk <= 32): queries = q_in (nq, C) projected, or Qp (nq, D) already projected; k_in /
+ * v_in (nk, C) → out (nq, C) (+)= attention. P (nq, Rp) = the scores, one packed GEMM against the
+ * folded (q_in, H·nk <= 128) or block-diagonal (Qp, or q_in projected first) keys;
+ * out = P·(V_h·W_o,hᵀ) + b_o, one packed GEMM. P lives in S (nq·Rp <= 4096·256). */
 static void attention_few_keys(const attn_t *a, const float *q_in, const float *Qp, int nq,
                                const float *k_in, const float *v_in, int nk, float *out, int residual,
                                const attn_scratch *s, const ln_epi_t *le)
@@ -751,6 +740,28 @@ static int aborted(ss_abort_cb cb, void *ud) { return cb && cb(ud); }
  * (≤ 12 positions p of the 64² grid, 4·64) with its bias): LayerNorm2d + GELU per sub-pixel k,
  * the second ConvTranspose + GELU reduced against the token's hypernetwork vector, written to
  * that token's (256, 256) logits. Nothing of the (128², 64) or (256², 32) maps is stored. */
+/* output_upscaling.1-2 for one position and sub-pixel: LayerNorm2d over the 64 channels of v
+ * (eps 1e-6), then GELU → out (64) */
+static void up_ln_gelu(const ss_decoder_w *d, const float *restrict v, float *restrict out)
+{
+    const float *restrict g1 = d->up1.g, *restrict b1 = d->up1.b;
+    const float mean = ss_sum(v, UP1) * (1.0f / UP1);
+    const float inv = 1.0f / sqrtf(ss_sumsq_dev(v, mean, UP1) * (1.0f / UP1) + 1e-6f);
+#pragma omp simd
+    for (int c = 0; c < UP1; c++) out[c] = ss_gelu_approx((v[c] - mean) * inv * g1[c] + b1[c]);
+}
+
+/* the 4 logits s4 of position (Y, X) of the 128² grid (sub-pixels k = dy·2 + dx) into the
+ * (256, 256) map */
+static void put_2x2(float *dst, int Y, int X, const float *s4)
+{
+    float *o = dst + (size_t)(2 * Y) * SS_LOWRES_SIDE + 2 * X;
+    o[0] = s4[0];
+    o[1] = s4[1];
+    o[SS_LOWRES_SIDE] = s4[2];
+    o[SS_LOWRES_SIDE + 1] = s4[3];
+}
+
 typedef struct {
     const ss_decoder_w *d;
     const float *hk; /* (4·32) the token's hypernetwork vector, once per sub-pixel panel */
@@ -763,28 +774,12 @@ static void upscale_token_epi(float *rows, int nrows, int ldy, int row0, void *u
     const ss_decoder_w *d = e->d;
     if (nrows <= 0 || nrows > 12) return;
     float a2[12 * 4 * UP1], mo[12 * 4 * 4], tmp[12 * 4 * 4 * UP2];
-    const float *restrict g1 = d->up1.g, *restrict b1 = d->up1.b;
     for (int r = 0; r < nrows; r++)
-        for (int k = 0; k < 4; k++) {
-            const float *restrict v = rows + (size_t)r * ldy + k * UP1;
-            const float mean = ss_sum(v, UP1) * (1.0f / UP1);
-            const float inv = 1.0f / sqrtf(ss_sumsq_dev(v, mean, UP1) * (1.0f / UP1) + 1e-6f);
-            float *restrict o = a2 + (r * 4 + k) * UP1;
-#pragma omp simd
-            for (int c = 0; c < UP1; c++) o[c] = ss_gelu_approx((v[c] - mean) * inv * g1[c] + b1[c]);
-        }
+        for (int k = 0; k < 4; k++) up_ln_gelu(d, rows + (size_t)r * ldy + k * UP1, a2 + (r * 4 + k) * UP1);
     ss_gemm_packed_dot_seq(a2, UP1, nrows * 4, &d->up3_p, d->up3_bt, e->hk, mo, SS_GEMM_GELU, tmp);
     for (int r = 0; r < nrows; r++) {
         const int p = row0 + r, y = p / SS_EMB_SIDE, x = p % SS_EMB_SIDE;
-        for (int k = 0; k < 4; k++) {
-            const int Y = 2 * y + k / 2, X = 2 * x + k % 2;
-            const float *s4 = mo + (r * 4 + k) * 4;
-            float *o = e->dst + (size_t)(2 * Y) * SS_LOWRES_SIDE + 2 * X;
-            o[0] = s4[0];
-            o[1] = s4[1];
-            o[SS_LOWRES_SIDE] = s4[2];
-            o[SS_LOWRES_SIDE + 1] = s4[3];
-        }
+        for (int k = 0; k < 4; k++) put_2x2(e->dst, 2 * y + k / 2, 2 * x + k % 2, mo + (r * 4 + k) * 4);
     }
 }
 
@@ -1040,22 +1035,13 @@ int ss_decoder_forward_token(const ss_decoder_w *d, const ss_plugin_w *plugin, s
         return SS_OK;
     }
     ss_gemm_packed(keys, C, NPOS, &d->up0_p, d->up0_bt, c1, 4 * UP1, 0);
-    /* LayerNorm2d over the 64 channels (eps 1e-6), GELU, scattered to the 128² grid.
-     * Parameters copied to locals so the loops vectorise (no aliasing with the outputs). */
-    float g1[UP1], b1[UP1];
-    memcpy(g1, d->up1.g, sizeof g1);
-    memcpy(b1, d->up1.b, sizeof b1);
+    /* LayerNorm2d over the 64 channels, GELU, scattered to the 128² grid */
 #pragma omp parallel for schedule(static) num_threads(ss_get_threads())
     for (int p = 0; p < NPOS; p++) {
         int y = p / SS_EMB_SIDE, x = p % SS_EMB_SIDE;
-        for (int k = 0; k < 4; k++) {
-            const float *restrict v = c1 + (size_t)p * UP1 * 4 + k * UP1;
-            const float mean = ss_sum(v, UP1) * (1.0f / UP1);
-            const float inv = 1.0f / sqrtf(ss_sumsq_dev(v, mean, UP1) * (1.0f / UP1) + 1e-6f);
-            float *restrict dst = a2 + ((size_t)(2 * y + k / 2) * 128 + 2 * x + k % 2) * UP1;
-#pragma omp simd
-            for (int o = 0; o < UP1; o++) dst[o] = ss_gelu_approx((v[o] - mean) * inv * g1[o] + b1[o]);
-        }
+        for (int k = 0; k < 4; k++)
+            up_ln_gelu(d, c1 + (size_t)p * UP1 * 4 + k * UP1,
+                       a2 + ((size_t)(2 * y + k / 2) * 128 + 2 * x + k % 2) * UP1);
     }
     if (aborted(abort_cb, abort_ud)) return SS_ERR_ABORTED;
     /* ConvTranspose 2x2 s2 64→32 + bias + GELU, one fused GEMM: c2[P, k*32 + o] */
@@ -1066,14 +1052,7 @@ int ss_decoder_forward_token(const ss_decoder_w *d, const ss_plugin_w *plugin, s
         const float *src = mo + (size_t)t * 65536;
         float *dst = low_res_all + (size_t)t * SS_LOWRES_SIDE * SS_LOWRES_SIDE;
         for (int Y = 0; Y < 128; Y++)
-            for (int X = 0; X < 128; X++) {
-                const float *s4 = src + ((size_t)Y * 128 + X) * 4;
-                float *o = dst + (size_t)(2 * Y) * SS_LOWRES_SIDE + 2 * X;
-                o[0] = s4[0];
-                o[1] = s4[1];
-                o[SS_LOWRES_SIDE] = s4[2];
-                o[SS_LOWRES_SIDE + 1] = s4[3];
-            }
+            for (int X = 0; X < 128; X++) put_2x2(dst, Y, X, src + ((size_t)Y * 128 + X) * 4);
     }
     if (trace) memcpy(trace->alpha, alpha, sizeof trace->alpha);
     return SS_OK;

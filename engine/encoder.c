@@ -348,24 +348,6 @@ size_t ss_encoder_scratch_floats(void)
 
 /* ---- kernels (sequential; the stages below share work out with orphaned `omp for`) -------- */
 
-/* LayerNorm over the last dim of (n, c), x -> y (may alias). */
-static void ln_rows(const float *x, float *y, int n, int c, const float *g, const float *b, float eps)
-{
-    for (int i = 0; i < n; i++) {
-        const float *xi = x + (size_t)i * c;
-        float *yi = y + (size_t)i * c;
-        float sum = 0.0f, var = 0.0f;
-#pragma omp simd reduction(+ : sum)
-        for (int j = 0; j < c; j++) sum += xi[j];
-        const float m = sum / (float)c;
-#pragma omp simd reduction(+ : var)
-        for (int j = 0; j < c; j++) var += (xi[j] - m) * (xi[j] - m);
-        const float inv = 1.0f / sqrtf(var / (float)c + eps);
-#pragma omp simd
-        for (int j = 0; j < c; j++) yi[j] = (xi[j] - m) * inv * g[j] + b[j];
-    }
-}
-
 /* Depthwise 3x3 (sequential), pad 1, stride s, on a channel-last map whose rows [row0, row0 + nrows) of an
  * H x W image are present in x ((nrows * W, C)); rows outside [0, H) are zero padding.
  * Writes output rows [oy0, oy1) of the (Ho, Wo) result to y ((oy1 - oy0) * Wo, C), adding bias
@@ -722,7 +704,7 @@ static void block_attention(const vit_block *b, float *x, int H, int W, float *t
                 }
             }
         for (int r = 0; r < nr; r++)
-            ln_rows(x + (size_t)src[r] * C, t + (size_t)r * C, 1, C, b->norm_w, b->norm_b, 1e-5f);
+            ss_layernorm_seq(x + (size_t)src[r] * C, t + (size_t)r * C, 1, C, b->norm_w, b->norm_b, 1e-5f);
         ss_gemm_packed_seq(t, C, nr, &b->qkv, b->qkv_b, qkv, 3 * C, 0);
         for (int k = 0; k < n; k++) rows[k] = dst[k] >= 0 ? qkv + (size_t)dst[k] * 3 * C : b->pad_qkv;
         for (int h = 0; h < heads; h++) window_head(rows, dst, n, h, b->bias + (size_t)h * n * n, ao, C);
@@ -749,7 +731,7 @@ static void block_conv_mlp(const vit_block *b, const float *x, int H, int W, flo
         float *hid = t + (size_t)m * C;                  /* (m, 4C) */
         float *yr = y + (size_t)y0 * W * C;
         dw3x3(x, H, W, 0, H, C, b->local_w, b->local_b, 1, y0, y1, W, yr, 0);
-        ln_rows(yr, t, m, C, b->mlp_norm_w, b->mlp_norm_b, 1e-5f);
+        ss_layernorm_seq(yr, t, m, C, b->mlp_norm_w, b->mlp_norm_b, 1e-5f);
         ss_gemm_packed_seq(t, C, m, &b->fc1, b->fc1_b, hid, 4 * C, SS_GEMM_GELU);
         ss_gemm_packed_seq(hid, 4 * C, m, &b->fc2, b->fc2_b, yr, C, SS_GEMM_ACC);
     }
@@ -765,7 +747,7 @@ static void neck_forward(const ss_encoder_w *e, const float *x, float *t, float 
     for (int y0 = 0; y0 < 64; y0 += 2) {
         float *tr = t + (size_t)y0 * 64 * 256;
         ss_gemm_packed_seq(x + (size_t)y0 * 64 * 320, 320, 128, &e->neck0, NULL, tr, 256, 0);
-        ln_rows(tr, tr, 128, 256, e->ln1_w, e->ln1_b, 1e-6f);
+        ss_layernorm_seq(tr, tr, 128, 256, e->ln1_w, e->ln1_b, 1e-6f);
     }
 #pragma omp for schedule(dynamic, 1)
     for (int oy0 = 0; oy0 < 64; oy0 += BAND_NECK) {
@@ -774,7 +756,7 @@ static void neck_forward(const ss_encoder_w *e, const float *x, float *t, float 
         const int np = BAND_NECK * 64;
         im2col3x3(t, 64, 64, 0, 256, 1, oy0, oy0 + BAND_NECK, 64, col);
         ss_gemm_packed_seq(col, 2304, np, &e->neck2, NULL, u, 256, 0);
-        ln_rows(u, u, np, 256, e->ln2_w, e->ln2_b, 1e-6f);
+        ss_layernorm_seq(u, u, np, 256, e->ln2_w, e->ln2_b, 1e-6f);
         /* (np, 256) -> out[:, oy0*64 ...] channel-first */
         for (int c0 = 0; c0 < 256; c0 += 16)
             for (int p = 0; p < np; p++)

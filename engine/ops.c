@@ -550,37 +550,6 @@ void ss_gemm_packed_dot_seq(const float *x, int ldx, int n, const ss_packed_w *W
         }
 }
 
-void ss_gemm_packed_dot(const float *x, int ldx, int n, const ss_packed_w *W, const float *b,
-                        const float *d, float *ydot, int flags, float *tmp)
-{
-    const int nob = W->out / 32;
-#ifdef __AVX512F__
-    if (W->p && W->out % 32 == 0) {
-        const int blocks = (n + MR - 1) / MR;
-        int nt = g_threads < blocks ? g_threads : blocks;
-        (void)nt;
-#pragma omp parallel num_threads(nt) if (nt > 1)
-        {
-            int r0, r1;
-            thread_share(n, MR, &r0, &r1);
-            if (r1 > r0) gemm_packed_dot_rows(x, ldx, r0, r1, W, b, d, ydot, flags);
-        }
-        (void)tmp;
-        return;
-    }
-#endif
-    /* without the packed kernel: the full (n, out) product in tmp, then the dots */
-    ss_gemm_packed(x, ldx, n, W, b, tmp, W->out, flags & SS_GEMM_GELU);
-#pragma omp parallel for schedule(static) num_threads(g_threads) if (n >= 1024)
-    for (int i = 0; i < n; i++)
-        for (int ob = 0; ob < nob; ob++) {
-            const float *t = tmp + (size_t)i * W->out + ob * 32;
-            float acc = 0.0f;
-            for (int j = 0; j < 32; j++) acc += t[j] * d[ob * 32 + j];
-            ydot[(size_t)i * nob + ob] = acc;
-        }
-}
-
 void ss_gemm_packed_epi(const float *x, int ldx, int n, const ss_packed_w *W, const float *b, float *y,
                         int ldy, int flags, const float *ysrc, ss_row_epi epi, void *ud)
 {
@@ -646,10 +615,10 @@ void ss_linear(const float *x, int n, int in, const float *W, const float *b, in
     ss_linear_ld(x, in, n, in, W, b, out, y, out);
 }
 
-void ss_layernorm(const float *x, float *y, int n, int c, const float *g, const float *b, float eps)
+void ss_layernorm_add_seq(const float *x, float *y, int n, int c, const float *g, const float *b, float eps,
+                          const float *add, float *y2)
 {
-    /* two passes in float, vectorised over c; rows in parallel */
-#pragma omp parallel for schedule(static) num_threads(g_threads) if (n >= 256)
+    /* two passes in float, vectorised over c */
     for (int i = 0; i < n; i++) {
         const float *xi = x + (size_t)i * c;
         float *yi = y + (size_t)i * c;
@@ -660,36 +629,45 @@ void ss_layernorm(const float *x, float *y, int n, int c, const float *g, const 
 #pragma omp simd reduction(+ : var)
         for (int j = 0; j < c; j++) var += (xi[j] - m) * (xi[j] - m);
         const float inv = 1.0f / sqrtf(var / (float)c + eps);
+        if (add) {
+            const float *ai = add + (size_t)i * c;
+            float *zi = y2 + (size_t)i * c;
 #pragma omp simd
-        for (int j = 0; j < c; j++) yi[j] = (xi[j] - m) * inv * g[j] + b[j];
+            for (int j = 0; j < c; j++) {
+                const float v = (xi[j] - m) * inv * g[j] + b[j];
+                yi[j] = v;
+                zi[j] = v + ai[j];
+            }
+        } else {
+#pragma omp simd
+            for (int j = 0; j < c; j++) yi[j] = (xi[j] - m) * inv * g[j] + b[j];
+        }
     }
+}
+
+void ss_layernorm_seq(const float *x, float *y, int n, int c, const float *g, const float *b, float eps)
+{
+    ss_layernorm_add_seq(x, y, n, c, g, b, eps, NULL, NULL);
 }
 
 void ss_layernorm_add(const float *x, float *y, int n, int c, const float *g, const float *b, float eps,
                       const float *add, float *y2)
 {
-    if (!add) {
-        ss_layernorm(x, y, n, c, g, b, eps);
-        return;
+    const int nt = n >= 256 ? g_threads : 1; /* rows in parallel */
+    (void)nt;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int r0, r1;
+        thread_share(n, 1, &r0, &r1);
+        if (r1 > r0)
+            ss_layernorm_add_seq(x + (size_t)r0 * c, y + (size_t)r0 * c, r1 - r0, c, g, b, eps,
+                                 add ? add + (size_t)r0 * c : NULL, add ? y2 + (size_t)r0 * c : NULL);
     }
-#pragma omp parallel for schedule(static) num_threads(g_threads) if (n >= 256)
-    for (int i = 0; i < n; i++) {
-        const float *xi = x + (size_t)i * c, *ai = add + (size_t)i * c;
-        float *yi = y + (size_t)i * c, *zi = y2 + (size_t)i * c;
-        float sum = 0.0f, var = 0.0f;
-#pragma omp simd reduction(+ : sum)
-        for (int j = 0; j < c; j++) sum += xi[j];
-        const float m = sum / (float)c;
-#pragma omp simd reduction(+ : var)
-        for (int j = 0; j < c; j++) var += (xi[j] - m) * (xi[j] - m);
-        const float inv = 1.0f / sqrtf(var / (float)c + eps);
-#pragma omp simd
-        for (int j = 0; j < c; j++) {
-            const float v = (xi[j] - m) * inv * g[j] + b[j];
-            yi[j] = v;
-            zi[j] = v + ai[j];
-        }
-    }
+}
+
+void ss_layernorm(const float *x, float *y, int n, int c, const float *g, const float *b, float eps)
+{
+    ss_layernorm_add(x, y, n, c, g, b, eps, NULL, NULL);
 }
 
 void ss_layernorm2d(const float *x, float *y, int c, int hw, const float *g, const float *b, float eps)

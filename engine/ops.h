@@ -47,12 +47,9 @@ enum { SS_GEMM_ACC = 1, SS_GEMM_GELU = 2, SS_GEMM_TILE = 4 };
  * ss_get_threads() threads; call outside OpenMP parallel regions. */
 void ss_gemm_packed(const float *x, int ldx, int n, const ss_packed_w *W, const float *b, float *y,
                     int ldy, int flags);
-/* The product reduced against a vector as it is made: ydot (n, W->out / 32) with
- * ydot[i, p] = Σ_j act(x·Wᵀ + b)[i, 32p + j]·d[32p + j], act = GELU with SS_GEMM_GELU (else none).
- * W->out a multiple of 32. tmp: n·W->out floats, used only by builds without the AVX-512 kernel. */
-void ss_gemm_packed_dot(const float *x, int ldx, int n, const ss_packed_w *W, const float *b,
-                        const float *d, float *ydot, int flags, float *tmp);
-/* Same on the calling thread (tmp: n·W->out floats, used only without the AVX-512 kernel). */
+/* The product reduced against a vector as it is made, on the calling thread: ydot (n, W->out / 32)
+ * with ydot[i, p] = Σ_j act(x·Wᵀ + b)[i, 32p + j]·d[32p + j], act = GELU with SS_GEMM_GELU (else
+ * none). W->out a multiple of 32. tmp: n·W->out floats, used only without the AVX-512 kernel. */
 void ss_gemm_packed_dot_seq(const float *x, int ldx, int n, const ss_packed_w *W, const float *b,
                             const float *d, float *ydot, int flags, float *tmp);
 /* ss_gemm_packed with a row epilogue: epi(rows, nrows, ldy, row0, ud) is called once per block of
@@ -71,6 +68,10 @@ void ss_layernorm(const float *x, float *y, int n, int c, const float *g, const 
 /* Same, and y2 = y + add (same shape) in the same pass when add is not NULL. */
 void ss_layernorm_add(const float *x, float *y, int n, int c, const float *g, const float *b, float eps,
                       const float *add, float *y2);
+/* The two on the calling thread (inside the caller's own OpenMP region, or row epilogues). */
+void ss_layernorm_seq(const float *x, float *y, int n, int c, const float *g, const float *b, float eps);
+void ss_layernorm_add_seq(const float *x, float *y, int n, int c, const float *g, const float *b, float eps,
+                          const float *add, float *y2);
 /* LayerNorm2d: x (c, hw) channel-first, normalised over c for every pixel. */
 void ss_layernorm2d(const float *x, float *y, int c, int hw, const float *g, const float *b, float eps);
 void ss_gelu(float *x, size_t n);   /* exact: 0.5 x (1 + erf(x/√2)) */
