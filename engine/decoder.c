@@ -71,7 +71,14 @@ struct ss_decoder_w {
     float *image_pe;            /* (4096, 256) dense PE at the grid, position-major (owned) */
     float *t2i0_kpe;            /* (4096, 128) block 0 token-to-image k_proj(image_pe) incl. bias:
                                    the image-independent part of the cached keys (owned) */
+    /* A mask input adds dense = W6·g + b6 (g: the (4096, 16) output of mask_downscaling's last
+     * GELU, W6 = md6) to the keys in place of the no-mask embedding, so block 0's cached
+     * image-side projections P ∈ {t2i k, t2i v, i2t q} change by a rank-16 term:
+     *   P(keys_mask) = P(keys_nomask) + g·(W_P·W6)ᵀ + W_P·(b6 − no_mask).
+     * mk_a[j] (16, D) = (W_P·W6)ᵀ, mk_c[j] (D) = W_P·(b6 − no_mask), j = MK_K, MK_V, MK_Q (owned) */
+    float *mk_a, *mk_c;
 };
+enum { MK_K = 0, MK_V = 1, MK_Q = 2, MK_R = 16 /* the rank: mask_downscaling's channels */ };
 
 /* ---------------------------------------------------------------------------------------- */
 /* small kernels (vectorisable; exact enough for 1e-6 relative)                            */
@@ -305,6 +312,27 @@ ss_decoder_w *ss_decoder_bind(ss_weights *w, char *err, size_t errlen)
                       d->image_pe + ((size_t)gy * SS_EMB_SIDE + gx) * C);
     const lin_t *k0 = &d->blk[0].t2i.k;
     ss_linear(d->image_pe, NPOS, C, k0->w, k0->b, C / 2, d->t2i0_kpe);
+    /* the mask input's rank-16 terms of block 0's image-side projections (double sums) */
+    const lin_t *mk_l[3] = {&d->blk[0].t2i.k, &d->blk[0].t2i.v, &d->blk[0].i2t.q};
+    const int D0 = d->blk[0].t2i.dim;
+    if (d->blk[0].i2t.dim != D0 || !(d->mk_a = malloc(sizeof(float) * 3 * MK_R * D0)) ||
+        !(d->mk_c = malloc(sizeof(float) * 3 * D0))) {
+        if (err) snprintf(err, errlen, "%s: out of memory", __func__);
+        ss_decoder_free(d);
+        return NULL;
+    }
+    for (int j = 0; j < 3; j++)
+        for (int o = 0; o < D0; o++) {
+            const float *wr = mk_l[j]->w + (size_t)o * C;
+            double cb = 0.0;
+            for (int c = 0; c < C; c++) cb += (double)wr[c] * ((double)d->md6.b[c] - d->no_mask[c]);
+            d->mk_c[j * D0 + o] = (float)cb;
+            for (int i = 0; i < MK_R; i++) {
+                double a = 0.0;
+                for (int c = 0; c < C; c++) a += (double)wr[c] * d->md6.w[(size_t)c * MK_R + i];
+                d->mk_a[((size_t)j * MK_R + i) * D0 + o] = (float)a;
+            }
+        }
     attn_t *big[5] = {&d->blk[0].t2i, &d->blk[0].i2t, &d->blk[1].t2i, &d->blk[1].i2t, &d->final_attn};
     for (int i = 0; i < 5; i++) {
         lin_t *l3[3] = {&big[i]->q, &big[i]->k, &big[i]->v};
@@ -321,6 +349,8 @@ ss_decoder_w *ss_decoder_bind(ss_weights *w, char *err, size_t errlen)
 void ss_decoder_free(ss_decoder_w *d)
 {
     if (!d) return;
+    free(d->mk_a);
+    free(d->mk_c);
     ss_packed_free(&d->up0_p);
     ss_packed_free(&d->up3_p);
     attn_t *big[5] = {&d->blk[0].t2i, &d->blk[0].i2t, &d->blk[1].t2i, &d->blk[1].i2t, &d->final_attn};
@@ -355,7 +385,8 @@ enum {
     OFF_QPE = OFF_QUERIES + T_MAX * C,         /* (T_MAX, 256) the prompt tokens = query PE */
     OFF_TMP = OFF_QPE + T_MAX * C,             /* (T_MAX, 256) */
     OFF_HID = OFF_TMP + T_MAX * C,             /* (MLP_CHUNK, 2048) */
-    OFF_END = OFF_HID + MLP_CHUNK * MLP_DIM
+    OFF_G = OFF_HID + MLP_CHUNK * MLP_DIM,     /* (4096, 16) a mask input's g (see mk_a) */
+    OFF_END = OFF_G + NPOS * MK_R
 };
 
 size_t ss_decoder_scratch_floats(void) { return (size_t)OFF_END; }
@@ -689,11 +720,12 @@ static void embed_point(const ss_decoder_w *d, double x1024, double y1024, int l
     for (int j = 0; j < C; j++) out[j] += d->point_emb[label][j];
 }
 
-/* mask_downscaling of a (256, 256) logit map → dense (4096, 256) added into keys. */
-static void embed_mask(const ss_decoder_w *d, const float *mask, float *keys, float *tmp)
+/* mask_downscaling of a (256, 256) logit map → dense (4096, 256) added into keys; g (4096, 16)
+ * receives the last GELU's output (dense = W6·g + b6). */
+static void embed_mask(const ss_decoder_w *d, const float *mask, float *keys, float *tmp, float *g)
 {
     float *h1 = tmp;                  /* (128*128, 4) */
-    float *h2 = tmp + 128 * 128 * 4;  /* (4096, 16) */
+    float *h2 = g;                    /* (4096, 16) */
     for (int y = 0; y < 128; y++)
         for (int x = 0; x < 128; x++) {
             float *o = h1 + ((size_t)y * 128 + x) * 4;
@@ -720,6 +752,35 @@ static void embed_mask(const ss_decoder_w *d, const float *mask, float *keys, fl
         }
     layernorm_strided(h2, NPOS, 16, 16, 1, &d->md4, 1e-6f, 1);
     linear_acc(h2, NPOS, 16, &d->md6, C, keys, 1);
+}
+
+/* keys = embedding (position-major) + the no-mask embedding at every position */
+static void add_nomask(const ss_decoder_w *d, const float *embt, float *keys)
+{
+    const float *restrict nm = d->no_mask;
+    for (int p = 0; p < NPOS; p++) {
+        const float *er = embt + (size_t)p * C;
+        float *kr = keys + (size_t)p * C;
+        for (int j = 0; j < C; j++) kr[j] = er[j] + nm[j];
+    }
+}
+
+/* out (4096, D) = base + g·A + c: a cached block-0 projection moved to a mask input's keys
+ * (A (16, D) and c (D) from mk_a / mk_c, g (4096, 16)) */
+static void lowrank_add(const float *base, const float *g, const float *A, const float *cv, int D, float *out)
+{
+#pragma omp parallel for schedule(static) num_threads(ss_get_threads())
+    for (int p = 0; p < NPOS; p++) {
+        const float *restrict b = base + (size_t)p * D, *restrict gp = g + (size_t)p * MK_R;
+        float *restrict o = out + (size_t)p * D;
+#pragma omp simd
+        for (int j = 0; j < D; j++) o[j] = b[j] + cv[j];
+        for (int i = 0; i < MK_R; i++) {
+            const float gi = gp[i], *restrict a = A + (size_t)i * D;
+#pragma omp simd
+            for (int j = 0; j < D; j++) o[j] += gi * a[j];
+        }
+    }
 }
 
 /* (256, 64, 64) channel-first → (4096, 256) position-major */
@@ -862,46 +923,48 @@ int ss_decoder_forward_token(const ss_decoder_w *d, const ss_plugin_w *plugin, s
         transpose_emb(emb, keys);
         embt = keys;
     }
-    if (prompt->mask_input) {
-        if (embt != keys) memcpy(keys, embt, sizeof(float) * NPOS * C);
-        embed_mask(d, prompt->mask_input, keys, as.S);
-    } else {
-        const float *restrict nm = d->no_mask;
-        for (int p = 0; p < NPOS; p++) {
-            const float *er = embt + (size_t)p * C;
-            float *kr = keys + (size_t)p * C;
-            for (int j = 0; j < C; j++) kr[j] = er[j] + nm[j];
-        }
-    }
     /* mask decoder, block 0, image side: without a mask input the keys depend only on the image,
      * so the token-to-image keys / values and the image-to-token queries (and, Stable mode, the
-     * DSP sample's projections) come from the per-image cache, computed on its first use */
-    const int cached = cache && cache->buf && !prompt->mask_input;
+     * DSP sample's projections) come from the per-image cache, computed on its first use. With a
+     * mask input the SAM part is the cache plus a rank-16 term (see mk_a); the Stable part (the
+     * DSP sample moves with the keys) is computed. */
+    const int use_cache = cache && cache->buf;
+    const int cached = use_cache && !prompt->mask_input;
+    const int lowrank = use_cache && prompt->mask_input;
+    float *gm = scratch + OFF_G;
     if (cache) cache->last = SS_CACHE_OFF;
-    if (cached) {
+    int filled = 0, keys_nomask = 0;
+    if (use_cache && cache->d != d) {
         const block_t *b0 = &d->blk[0];
         const int D0 = b0->t2i.dim;
         float *cb = cache->buf;
-        int filled = 0;
-        if (cache->d != d) {
-            add_to(kp, keys, d->image_pe, (size_t)NPOS * C);
-            proj(&b0->t2i.k, kp, NPOS, D0, cb + CC_K);
-            proj(&b0->t2i.v, keys, NPOS, D0, cb + CC_V);
-            proj(&b0->i2t.q, kp, NPOS, b0->i2t.dim, cb + CC_Q);
-            cache->d = d;
-            cache->plugin = NULL;
-            filled = 1;
-        }
-        if (stable && cache->plugin != plugin) {
-            /* x* = block 0's DSP sample of the keys (prompt-independent; α is not) */
-            ss_plugin_sample(plugin, 0, keys, xt, NULL, as.Q);
-            ss_linear(xt, NPOS, C, b0->t2i.k.w, NULL, D0, cb + CC_KS);
-            ss_linear(xt, NPOS, C, b0->t2i.v.w, NULL, D0, cb + CC_VS);
-            cache->plugin = plugin;
-            filled = 1;
-        }
-        cache->last = filled ? SS_CACHE_FILLED : SS_CACHE_HIT;
+        add_nomask(d, embt, keys);
+        keys_nomask = 1;
+        add_to(kp, keys, d->image_pe, (size_t)NPOS * C);
+        proj(&b0->t2i.k, kp, NPOS, D0, cb + CC_K);
+        proj(&b0->t2i.v, keys, NPOS, D0, cb + CC_V);
+        proj(&b0->i2t.q, kp, NPOS, b0->i2t.dim, cb + CC_Q);
+        cache->d = d;
+        cache->plugin = NULL;
+        filled = 1;
     }
+    if (prompt->mask_input) {
+        if (embt != keys) memcpy(keys, embt, sizeof(float) * NPOS * C);
+        embed_mask(d, prompt->mask_input, keys, as.S, gm);
+    } else if (!keys_nomask) {
+        add_nomask(d, embt, keys);
+    }
+    if (cached && stable && cache->plugin != plugin) {
+        /* x* = block 0's DSP sample of the keys (prompt-independent; α is not) */
+        const block_t *b0 = &d->blk[0];
+        const int D0 = b0->t2i.dim;
+        ss_plugin_sample(plugin, 0, keys, xt, NULL, as.Q);
+        ss_linear(xt, NPOS, C, b0->t2i.k.w, NULL, D0, cache->buf + CC_KS);
+        ss_linear(xt, NPOS, C, b0->t2i.v.w, NULL, D0, cache->buf + CC_VS);
+        cache->plugin = plugin;
+        filled = 1;
+    }
+    if (use_cache) cache->last = filled ? SS_CACHE_FILLED : SS_CACHE_HIT;
     if (aborted(abort_cb, abort_ud)) return SS_ERR_ABORTED;
 
     /* mask decoder: two-way transformer, 2 blocks */
@@ -917,13 +980,19 @@ int ss_decoder_forward_token(const ss_decoder_w *d, const ss_plugin_w *plugin, s
         layernorm_rows(queries, T, &bk->norm1);
 
         /* (2) token-to-image attention; Stable mode: keys/values from the plugin's x~ */
-        const int from_cache = l == 0 && cached;
+        const int from_cache = l == 0 && (cached || (lowrank && !stable));
         if (from_cache) {
             /* block 0: K, V of the cache; Stable mode: x~ = α₁·x* + α₂·x, so
              * k_proj(x~ + PE) = α₁·W_k·x* + α₂·K_sam + (1 − α₂)·(W_k·PE + b_k) and
              * v_proj(x~) = α₁·W_v·x* + α₂·V_sam + (1 − α₂)·b_v */
             const float *Kp = cache->buf + CC_K, *Vp = cache->buf + CC_V;
-            if (stable) {
+            if (lowrank) {
+                const int D0 = bk->t2i.dim;
+                lowrank_add(Kp, gm, d->mk_a + (size_t)MK_K * MK_R * D0, d->mk_c + MK_K * D0, D0, as.K);
+                lowrank_add(Vp, gm, d->mk_a + (size_t)MK_V * MK_R * D0, d->mk_c + MK_V * D0, D0, as.V);
+                Kp = as.K;
+                Vp = as.V;
+            } else if (stable) {
                 ss_plugin_alpha(plugin, 0, queries + C, alpha[0]);
                 const int D0 = bk->t2i.dim;
                 const float a1 = alpha[0][0], a2 = alpha[0][1], r2 = 1.0f - a2;
@@ -944,8 +1013,9 @@ int ss_decoder_forward_token(const ss_decoder_w *d, const ss_plugin_w *plugin, s
             add_to(tmp, queries, qpe, (size_t)T * C);
             attention_pre(&bk->t2i, tmp, T, NULL, NULL, NPOS, NULL, Kp, Vp, queries, 1, &as, NULL, NULL);
         } else {
-            /* kp = keys + PE: block 0 here, block 1 from block 0's last LayerNorm */
-            if (l == 0) add_to(kp, keys, d->image_pe, (size_t)NPOS * C);
+            /* kp = keys + PE: block 0 here (unless only the i2t queries would read it and they
+             * come from the cache), block 1 from block 0's last LayerNorm */
+            if (l == 0 && !(lowrank && stable)) add_to(kp, keys, d->image_pe, (size_t)NPOS * C);
             const float *kin = kp, *vin = keys;
             if (stable) {
                 ss_plugin_apply(plugin, l, keys, queries + C, d->image_pe, xt, xtp, alpha[l],
@@ -977,9 +1047,16 @@ int ss_decoder_forward_token(const ss_decoder_w *d, const ss_plugin_w *plugin, s
         add_to(tmp, queries, qpe, (size_t)T * C);
         const ln_epi_t le = {&bk->norm4, d->image_pe, kp};
         int done;
-        if (from_cache)
-            done = attention_pre(&bk->i2t, NULL, NPOS, tmp, queries, T, cache->buf + CC_Q, NULL, NULL, keys, 1,
-                                 &as, NULL, &le);
+        const float *Qc = NULL;
+        if (l == 0 && cached) {
+            Qc = cache->buf + CC_Q;
+        } else if (l == 0 && lowrank) {
+            const int D0 = bk->i2t.dim;
+            lowrank_add(cache->buf + CC_Q, gm, d->mk_a + (size_t)MK_Q * MK_R * D0, d->mk_c + MK_Q * D0, D0, as.Q);
+            Qc = as.Q;
+        }
+        if (Qc)
+            done = attention_pre(&bk->i2t, NULL, NPOS, tmp, queries, T, Qc, NULL, NULL, keys, 1, &as, NULL, &le);
         else
             done = attention_pre(&bk->i2t, kp, NPOS, tmp, queries, T, NULL, NULL, NULL, keys, 1, &as, NULL, &le);
         if (!done) ss_layernorm_add(keys, keys, NPOS, C, bk->norm4.g, bk->norm4.b, 1e-5f, d->image_pe, kp);

@@ -20,9 +20,11 @@ size_t ss_decoder_scratch_floats(void);
  * keys are embedding + no-mask embedding, so its image-side projections depend only on the
  * image: SAM part t2i K = k_proj(keys + PE), t2i V = v_proj(keys), i2t Q = q_proj(keys + PE);
  * Stable part W_k·x*, W_v·x* with x* block 0's DSP sample of the keys (see ss_plugin_sample).
- * ss_decoder_forward fills each part on first use and reuses it for later prompts; prompts with
- * a mask input bypass it, except for the embedding transposed to position-major (emb_t), which
- * every prompt uses. The owner (the per-image state) allocates buf once and calls
+ * ss_decoder_forward fills each part on first use and reuses it for later prompts. A mask input
+ * replaces the no-mask embedding by W6·g + b6 (rank 16, see decoder.c mk_a), so prompts with one
+ * use the SAM part plus that term; they compute the Stable part's work (the DSP sample moves
+ * with the keys) without storing it. Every prompt uses the embedding transposed to
+ * position-major (emb_t). The owner (the per-image state) allocates buf once and calls
  * ss_decoder_cache_reset whenever the embedding changes; one thread at a time. */
 typedef struct {
     float *buf;                /* ss_decoder_cache_floats() floats, owned by the caller */

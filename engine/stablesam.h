@@ -78,9 +78,11 @@ typedef struct {
 
 /* ss_timings.decoder_cache. Without a mask input, the mask decoder's image-side work of its
  * first block depends only on the image: the first prompt on an embedding computes it, later
- * prompts reuse it (SAM and Stable parts separately). Results equal up to float rounding. */
+ * prompts reuse it (SAM and Stable parts separately). A mask input changes that work by a
+ * rank-16 term, so such prompts use the SAM part too (not the Stable part: the DSP sample moves
+ * with the mask). Results equal up to float rounding. */
 enum {
-    SS_CACHE_OFF = 0,    /* not used: the prompt has a mask input, or ss_predict_params.no_cache */
+    SS_CACHE_OFF = 0,    /* not used: ss_predict_params.no_cache */
     SS_CACHE_FILLED = 1, /* computed by this decode (first prompt on the embedding / in the mode) */
     SS_CACHE_HIT = 2     /* reused */
 };
