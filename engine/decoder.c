@@ -765,10 +765,12 @@ static void add_nomask(const ss_decoder_w *d, const float *embt, float *keys)
     }
 }
 
-/* out (4096, D) = base + g·A + c: a cached block-0 projection moved to a mask input's keys
- * (A (16, D) and c (D) from mk_a / mk_c, g (4096, 16)) */
-static void lowrank_add(const float *base, const float *g, const float *A, const float *cv, int D, float *out)
+/* out (4096, D) = base + g·A + c: the cached block-0 projection `which` (MK_K, MK_V, MK_Q) moved to
+ * a mask input's keys (A (16, D) = mk_a[which], c (D) = mk_c[which], g (4096, 16)) */
+static void lowrank_add(const ss_decoder_w *d, int which, const float *base, const float *g, float *out)
 {
+    const int D = d->blk[0].t2i.dim; /* = i2t.dim (checked at bind) */
+    const float *A = d->mk_a + (size_t)which * MK_R * D, *cv = d->mk_c + (size_t)which * D;
 #pragma omp parallel for schedule(static) num_threads(ss_get_threads())
     for (int p = 0; p < NPOS; p++) {
         const float *restrict b = base + (size_t)p * D, *restrict gp = g + (size_t)p * MK_R;
@@ -987,9 +989,8 @@ int ss_decoder_forward_token(const ss_decoder_w *d, const ss_plugin_w *plugin, s
              * v_proj(x~) = α₁·W_v·x* + α₂·V_sam + (1 − α₂)·b_v */
             const float *Kp = cache->buf + CC_K, *Vp = cache->buf + CC_V;
             if (lowrank) {
-                const int D0 = bk->t2i.dim;
-                lowrank_add(Kp, gm, d->mk_a + (size_t)MK_K * MK_R * D0, d->mk_c + MK_K * D0, D0, as.K);
-                lowrank_add(Vp, gm, d->mk_a + (size_t)MK_V * MK_R * D0, d->mk_c + MK_V * D0, D0, as.V);
+                lowrank_add(d, MK_K, Kp, gm, as.K);
+                lowrank_add(d, MK_V, Vp, gm, as.V);
                 Kp = as.K;
                 Vp = as.V;
             } else if (stable) {
@@ -1051,8 +1052,7 @@ int ss_decoder_forward_token(const ss_decoder_w *d, const ss_plugin_w *plugin, s
         if (l == 0 && cached) {
             Qc = cache->buf + CC_Q;
         } else if (l == 0 && lowrank) {
-            const int D0 = bk->i2t.dim;
-            lowrank_add(cache->buf + CC_Q, gm, d->mk_a + (size_t)MK_Q * MK_R * D0, d->mk_c + MK_Q * D0, D0, as.Q);
+            lowrank_add(d, MK_Q, cache->buf + CC_Q, gm, as.Q);
             Qc = as.Q;
         }
         if (Qc)
